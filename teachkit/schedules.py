@@ -1,0 +1,180 @@
+"""Noise schedules, the forward process q(x_t | x_0) and timestep spacings (Ho et al. 2020, DDPM)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = [
+    "NoiseSchedule",
+    "linear_schedule",
+    "cosine_schedule",
+    "scaled_linear_schedule",
+    "rescale_zero_terminal_snr",
+    "timesteps",
+    "SPACINGS",
+]
+
+SPACINGS = ("leading", "trailing", "linspace")
+
+
+@dataclass(frozen=True)
+class NoiseSchedule:
+    """A discrete variance schedule beta_1..beta_T and the quantities derived from it (DDPM Sec. 2)."""
+
+    betas: torch.Tensor
+    name: str = "custom"
+    alphas: torch.Tensor = field(init=False, repr=False)
+    alpha_bar: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        betas = self.betas
+        if not isinstance(betas, torch.Tensor):
+            betas = torch.as_tensor(np.asarray(betas, dtype=np.float64))
+        if betas.ndim != 1 or betas.numel() < 1:
+            raise ValueError(f"betas must have shape (T,) with T >= 1, got shape {tuple(betas.shape)}")
+        betas = betas.detach().to("cpu", torch.float64)
+        if not torch.isfinite(betas).all():
+            raise ValueError("betas contain NaN or inf")
+        # Every beta must lie in (0, 1); only the last may equal 1 (zero terminal SNR, Lin et al. 2023).
+        inner_ok = bool(((betas[:-1] > 0) & (betas[:-1] < 1)).all())
+        last_ok = bool(0 < betas[-1] <= 1)
+        if not (inner_ok and last_ok):
+            raise ValueError(
+                f"betas must lie in (0, 1) (the last may be exactly 1 for zero terminal SNR); "
+                f"got min {betas.min().item():.3g}, max {betas.max().item():.3g}"
+            )
+        object.__setattr__(self, "betas", betas)
+        # DDPM Sec. 2: alpha_t = 1 - beta_t
+        alphas = 1.0 - betas
+        object.__setattr__(self, "alphas", alphas)
+        # DDPM Eq. (4): alpha_bar_t = prod_{s <= t} alpha_s
+        object.__setattr__(self, "alpha_bar", torch.cumprod(alphas, dim=0))
+
+    @property
+    def T(self) -> int:
+        """Number of training timesteps."""
+        return int(self.betas.shape[0])
+
+    def __len__(self) -> int:
+        return self.T
+
+    def alpha_bar_at(self, t):
+        """alpha_bar at timestep t (int or LongTensor); t == -1 means clean, where alpha_bar = 1."""
+        if isinstance(t, torch.Tensor):
+            t_cpu = t.detach().to("cpu", torch.long)
+            self._check_t(t_cpu)
+            padded = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar])
+            return padded[t_cpu + 1].to(t.device)
+        t = int(t)
+        self._check_t(torch.tensor([t]))
+        return 1.0 if t == -1 else float(self.alpha_bar[t])
+
+    def _check_t(self, t: torch.Tensor) -> None:
+        if t.numel() and (int(t.min()) < -1 or int(t.max()) >= self.T):
+            raise ValueError(
+                f"timestep out of range: got [{int(t.min())}, {int(t.max())}], "
+                f"allowed 0 .. {self.T - 1} (or -1 for clean)"
+            )
+
+    def q_sample(self, x0: torch.Tensor, t, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw x_t ~ q(x_t | x_0) (DDPM Eq. 4); t is an int or a LongTensor of shape (B,)."""
+        if noise is None:
+            noise = torch.randn_like(x0)
+        if noise.shape != x0.shape:
+            raise ValueError(f"noise shape {tuple(noise.shape)} != x0 shape {tuple(x0.shape)}")
+        if isinstance(t, torch.Tensor) and t.ndim == 1:
+            if t.shape[0] != x0.shape[0]:
+                raise ValueError(f"t has {t.shape[0]} entries but x0 has batch size {x0.shape[0]}")
+            # (B, 1, ..., 1) so it broadcasts over the sample dimensions
+            ab = self.alpha_bar_at(t).to(device=x0.device, dtype=x0.dtype)
+            ab = ab.reshape(-1, *([1] * (x0.ndim - 1)))
+            sqrt_ab, sqrt_one_minus_ab = ab.sqrt(), (1.0 - ab).sqrt()
+        else:
+            ab = self.alpha_bar_at(int(t))
+            sqrt_ab, sqrt_one_minus_ab = math.sqrt(ab), math.sqrt(1.0 - ab)
+        # DDPM Eq. (4): x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps
+        return sqrt_ab * x0 + sqrt_one_minus_ab * noise
+
+    def snr(self, t=None) -> torch.Tensor:
+        """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t) (Kingma et al. 2021), all t if None."""
+        ab = self.alpha_bar if t is None else torch.as_tensor(self.alpha_bar_at(t), dtype=torch.float64)
+        return ab / (1.0 - ab)
+
+    def log_snr(self, t=None) -> torch.Tensor:
+        """log SNR = 2 * lambda, where lambda = log(alpha_t / sigma_t) (DPM-Solver's half log-SNR)."""
+        return torch.log(self.snr(t))
+
+
+def _check_T(T: int) -> None:
+    if not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+
+
+def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
+    """Betas linear in t from beta_start to beta_end (DDPM Sec. 4)."""
+    _check_T(T)
+    # DDPM Sec. 4: beta_t = linspace(beta_1, beta_T)
+    betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+    return NoiseSchedule(betas, name="linear")
+
+
+def scaled_linear_schedule(T: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> NoiseSchedule:
+    """Betas whose square roots are linear in t (Stable Diffusion's schedule)."""
+    _check_T(T)
+    # beta_t = linspace(sqrt(beta_1), sqrt(beta_T))^2
+    betas = torch.linspace(math.sqrt(beta_start), math.sqrt(beta_end), T, dtype=torch.float64) ** 2
+    return NoiseSchedule(betas, name="scaled_linear")
+
+
+def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
+    """alpha_bar(t) = cos^2(((t/T + s) / (1 + s)) * pi/2), betas capped at max_beta (Nichol & Dhariwal 2021, Eq. 17)."""
+    _check_T(T)
+
+    def f(u: np.ndarray) -> np.ndarray:
+        # Improved DDPM Eq. (17): f(t) = cos^2(((t/T + s) / (1 + s)) * pi / 2)
+        return np.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+
+    i = np.arange(T, dtype=np.float64)
+    # Improved DDPM Sec. 3.2: beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}, clipped to max_beta
+    betas = np.minimum(1.0 - f((i + 1) / T) / f(i / T), max_beta)
+    return NoiseSchedule(torch.from_numpy(betas), name="cosine")
+
+
+def rescale_zero_terminal_snr(schedule: NoiseSchedule) -> NoiseSchedule:
+    """Shift and scale sqrt(alpha_bar) so that alpha_bar_T = 0 exactly (Lin et al. 2023, Algorithm 1)."""
+    sqrt_ab = schedule.alpha_bar.sqrt()
+    first, last = sqrt_ab[0].clone(), sqrt_ab[-1].clone()
+    # Lin et al. Alg. 1: shift so the last value is zero, then scale so the first is unchanged
+    sqrt_ab = (sqrt_ab - last) * first / (first - last)
+    alpha_bar = sqrt_ab**2
+    # alpha_t = alpha_bar_t / alpha_bar_{t-1}
+    alphas = torch.cat([alpha_bar[:1], alpha_bar[1:] / alpha_bar[:-1]])
+    return NoiseSchedule(1.0 - alphas, name=f"{schedule.name}+zero_snr")
+
+
+def timesteps(T: int, steps: int, spacing: str = "trailing") -> torch.LongTensor:
+    """The descending timesteps a `steps`-step sampler visits (spacings as diffusers defines them; Lin et al. 2023, Table 2)."""
+    _check_T(T)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
+    if steps < 1:
+        raise ValueError(f"steps={steps}: a sampler needs at least one step (1 <= steps <= T={T})")
+    if steps > T:
+        raise ValueError(f"steps={steps} > T={T}: a sampler cannot visit more timesteps than were trained")
+    k = np.arange(steps, dtype=np.float64)
+    if spacing == "leading":
+        # every (T // steps)-th timestep counted up from 0: 0, r, 2r, ...
+        ts = k * (T // steps)
+    elif spacing == "trailing":
+        # counted down from T: round(T - k T / steps) - 1, so the first step starts at T - 1
+        ts = np.round(T - k * T / steps) - 1
+        return torch.from_numpy(ts.astype(np.int64))
+    elif spacing == "linspace":
+        # evenly spaced over [0, T - 1], both ends included
+        ts = np.round(np.linspace(0, T - 1, steps))
+    else:
+        raise ValueError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    return torch.from_numpy(ts[::-1].astype(np.int64).copy())
