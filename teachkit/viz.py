@@ -1,0 +1,198 @@
+"""Static plots for the lessons: schedule curves, 2-D trajectories, image grids, Pareto fronts, animations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.text import Text
+
+__all__ = [
+    "as_numpy", "new_figure", "plot_schedules", "make_grid", "show_grid", "frame_at",
+    "ScatterArtists", "init_scatter", "set_paths", "set_scatter_frame", "plot_trajectory_2d",
+    "pareto_front", "plot_pareto", "animate", "animation_html", "CLASS_COLORS",
+]
+
+CLASS_COLORS = np.array(
+    [[0.12, 0.47, 0.71], [1.0, 0.5, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16], [0.58, 0.4, 0.74],
+     [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.5, 0.5, 0.5], [0.74, 0.74, 0.13], [0.09, 0.75, 0.81]]
+)
+
+
+def as_numpy(x) -> np.ndarray:
+    """A float32 numpy copy of a tensor or array (moved to the CPU)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float32).numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+def new_figure(figsize: tuple[float, float] = (6.0, 4.0), dpi: int = 80) -> Figure:
+    """A pyplot-free Agg figure: it never shows itself, so callers decide how it is displayed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_schedules(schedules: dict, axes: Sequence[Axes] | None = None) -> Sequence[Axes]:
+    """Plot beta_t, alpha_bar_t and SNR(t) (log scale) of named NoiseSchedules on three axes (DDPM Sec. 2)."""
+    if not schedules:
+        raise ValueError("plot_schedules needs at least one schedule, e.g. {'linear': linear_schedule()}")
+    if axes is None:
+        axes = new_figure((10.0, 3.0)).subplots(1, 3)
+    for name, s in schedules.items():
+        t = np.arange(s.T)
+        axes[0].plot(t, as_numpy(s.betas), label=name)
+        axes[1].plot(t, as_numpy(s.alpha_bar), label=name)
+        axes[2].plot(t, as_numpy(s.snr()), label=name)
+    for ax, label in zip(axes, ["beta_t", "alpha_bar_t", "SNR(t)"]):
+        ax.set_xlabel("t")
+        ax.set_title(label)
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize="small")
+    return axes
+
+
+def make_grid(images, nrow: int | None = None, pad: int = 1, value_range=(-1.0, 1.0)) -> np.ndarray:
+    """Tile a batch (B, C, H, W) into one (H', W') or (H', W', 3) array scaled to [0, 1]."""
+    x = as_numpy(images)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"make_grid expects images of shape (B, 1 or 3, H, W), got {x.shape}")
+    b, c, h, w = x.shape
+    nrow = nrow or int(np.ceil(np.sqrt(b)))
+    ncol_rows = int(np.ceil(b / nrow))
+    lo, hi = value_range
+    x = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    grid = np.ones((c, ncol_rows * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
+    for i in range(b):
+        r, col = divmod(i, nrow)
+        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = x[i]
+    return grid[0] if c == 1 else grid.transpose(1, 2, 0)
+
+
+def show_grid(images, ax: Axes | None = None, nrow: int | None = None, title: str | None = None) -> AxesImage:
+    """Show a batch of images (B, C, H, W) in [-1, 1] as one grid; returns the AxesImage for set_data."""
+    ax = ax or new_figure((4.0, 4.0)).subplots()
+    im = ax.imshow(make_grid(images, nrow), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def frame_at(traj, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x_t, x0_hat) shown at `frame` of a trajectory: frame 0 is x_T, the last frame is the sample itself."""
+    n_frames = len(traj.xs)
+    if not -n_frames <= frame < n_frames:
+        raise ValueError(f"frame={frame} out of range for a trajectory with {n_frames} frames (0 .. {n_frames - 1})")
+    frame %= n_frames
+    x = as_numpy(traj.xs[frame])
+    x0_hat = as_numpy(traj.x0_hats[frame]) if frame < len(traj.x0_hats) else x
+    return x, x0_hat
+
+
+@dataclass(frozen=True)
+class ScatterArtists:
+    """The matplotlib artists of a 2-D trajectory view, updated in place frame by frame."""
+
+    ax: Axes
+    reference: PathCollection
+    paths: LineCollection
+    x0_hat: PathCollection
+    particles: PathCollection
+    title: Text
+
+
+def init_scatter(ax: Axes, data=None, lim: float = 4.0) -> ScatterArtists:
+    """Create the (initially empty) artists of a 2-D trajectory view: reference data, paths, x0_hat, particles."""
+    ref = as_numpy(data) if data is not None else np.zeros((0, 2), np.float32)
+    reference = ax.scatter(ref[:, 0], ref[:, 1], s=4, c="0.8", linewidths=0, label="data", zorder=1)
+    paths = LineCollection([], colors=(0.3, 0.3, 0.6, 0.15), linewidths=0.6, zorder=2)
+    ax.add_collection(paths)
+    x0_hat = ax.scatter(np.zeros(0), np.zeros(0), s=6, marker="x", c="tab:red", linewidths=0.6,
+                        alpha=0.5, label="x0_hat", zorder=3)
+    particles = ax.scatter(np.zeros(0), np.zeros(0), s=6, linewidths=0, label="x_t", zorder=4)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize="x-small", markerscale=2)
+    return ScatterArtists(ax, reference, paths, x0_hat, particles, ax.set_title("", fontsize="small"))
+
+
+def set_paths(artists: ScatterArtists, xs, max_paths: int = 64) -> None:
+    """Draw faint full paths x_T -> x_0 of the first `max_paths` particles (xs: (S+1, B, 2))."""
+    xs = as_numpy(xs)[:, :max_paths]
+    artists.paths.set_segments(list(xs.transpose(1, 0, 2)))
+
+
+def set_scatter_frame(artists: ScatterArtists, traj, frame: int, colors=None, title: str = "") -> None:
+    """Move the particles and x0_hat markers to `frame` of a trajectory (set_offsets, no new artists)."""
+    x, x0_hat = frame_at(traj, frame)
+    artists.particles.set_offsets(x)
+    artists.x0_hat.set_offsets(x0_hat)
+    if colors is not None:
+        artists.particles.set_color(colors)
+    artists.title.set_text(title)
+
+
+def plot_trajectory_2d(traj, frame: int = -1, data=None, ax: Axes | None = None, title: str = "") -> ScatterArtists:
+    """A one-off static plot of a 2-D trajectory at one frame, with paths and reference data."""
+    ax = ax or new_figure((4.5, 4.5)).subplots()
+    artists = init_scatter(ax, data)
+    set_paths(artists, traj.xs)
+    set_scatter_frame(artists, traj, frame, title=title)
+    return artists
+
+
+def pareto_front(cost, quality, higher_is_better: bool = True) -> np.ndarray:
+    """Boolean mask of the points no other point beats in both cost (lower is better) and quality."""
+    c, q = np.asarray(cost, float), np.asarray(quality, float)
+    if c.shape != q.shape or c.ndim != 1:
+        raise ValueError(f"cost and quality must be 1-D of equal length, got {c.shape} and {q.shape}")
+    q = q if higher_is_better else -q
+    better_eq = (c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])
+    strictly = (c[None, :] < c[:, None]) | (q[None, :] > q[:, None])
+    return ~(better_eq & strictly).any(axis=1)
+
+
+def plot_pareto(cost, quality, labels: Sequence[str] | None = None, ax: Axes | None = None,
+                higher_is_better: bool = True, xlabel: str = "NFE", ylabel: str = "quality") -> Axes:
+    """Scatter (cost, quality) points, join the Pareto-optimal ones, and label each point."""
+    ax = ax or new_figure((5.0, 3.5)).subplots()
+    c, q = np.asarray(cost, float), np.asarray(quality, float)
+    mask = pareto_front(c, q, higher_is_better)
+    ax.scatter(c, q, c=np.where(mask, "tab:blue", "0.6"), zorder=3)
+    order = np.argsort(c[mask])
+    ax.plot(c[mask][order], q[mask][order], "-", color="tab:blue", label="Pareto front")
+    for i, text in enumerate(labels or []):
+        ax.annotate(text, (c[i], q[i]), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def animate(fig: Figure, draw_frame: Callable[[int], None], n_frames: int, max_frames: int = 40,
+            interval: int = 120) -> FuncAnimation:
+    """A FuncAnimation over at most `max_frames` evenly spaced frames (always including the last)."""
+    if n_frames < 1:
+        raise ValueError("animate needs at least one frame")
+    frames = np.unique(np.linspace(0, n_frames - 1, min(n_frames, max_frames)).round().astype(int))
+    return FuncAnimation(fig, lambda k: draw_frame(int(k)), frames=frames, interval=interval, blit=False)
+
+
+def animation_html(anim: FuncAnimation, kind: str = "jshtml") -> str:
+    """The animation as self-contained HTML: 'jshtml' (PNG frames + JS player) or 'html5' (needs ffmpeg)."""
+    if kind == "jshtml":
+        return anim.to_jshtml(default_mode="once")
+    if kind == "html5":
+        return anim.to_html5_video()
+    raise ValueError(f"unknown animation kind {kind!r}; choose 'jshtml' or 'html5' (or save a .gif)")

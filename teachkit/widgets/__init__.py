@@ -1,0 +1,10 @@
+"""ipywidgets explorers for the lessons; callbacks only call public teachkit functions (no math here)."""
+from ._base import BoundedCache, FigureHost, ipympl_active
+from .explorer import Frames, default_samplers
+from .images import ImageTrajectoryExplorer
+from .trajectory2d import TrajectoryExplorer2D
+
+__all__ = [
+    "TrajectoryExplorer2D", "ImageTrajectoryExplorer", "Frames", "default_samplers",
+    "BoundedCache", "FigureHost", "ipympl_active",
+]
