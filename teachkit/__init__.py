@@ -1,2 +1,22 @@
 """teachkit: the library behind the diffusion-model lessons (schedules, samplers, guidance, models, widgets)."""
+from .guidance import cfg_combine, guided_eps
+from .runtime import pick_device, setup
+from .samplers import Trajectory, ddim_sample, ddim_step, ddpm_sample, ddpm_step, dpm_solver_sample
+from .schedules import (NoiseSchedule, cosine_schedule, linear_schedule, rescale_zero_terminal_snr,
+                        scaled_linear_schedule, timesteps)
+
 __version__ = "0.1.0"
+
+
+def load_pretrained(name: str):
+    """Load a shipped model: (model, schedule, info); see teachkit.checkpoints."""
+    from .checkpoints import load_pretrained as _load
+
+    return _load(name)
+
+
+__all__ = [
+    "NoiseSchedule", "linear_schedule", "cosine_schedule", "scaled_linear_schedule", "rescale_zero_terminal_snr",
+    "timesteps", "Trajectory", "ddpm_sample", "ddpm_step", "ddim_sample", "ddim_step", "dpm_solver_sample",
+    "cfg_combine", "guided_eps", "load_pretrained", "setup", "pick_device",
+]

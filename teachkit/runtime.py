@@ -1,0 +1,44 @@
+"""Device pick and seeding for lessons and scripts: one call at the top of every notebook."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["pick_device", "setup"]
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The requested device, else CUDA, else Apple's MPS, else the CPU; an unavailable request is an error."""
+    if device is not None:
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False "
+                             "(a CPU-only torch build, or no GPU here); use device='cpu'")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("device='mps' was requested but this machine has no usable MPS backend")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def setup(seed: int = 0, device: str | torch.device | None = None, threads: int | None = None,
+          verbose: bool = True) -> torch.device:
+    """Seed Python, NumPy and torch, pick a device, optionally cap CPU threads; prints what it found."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if threads is None and os.environ.get("TEACHKIT_THREADS"):
+        threads = int(os.environ["TEACHKIT_THREADS"])
+    if threads is not None:
+        torch.set_num_threads(threads)
+    dev = pick_device(device)
+    if verbose:
+        name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type.upper()
+        print(f"teachkit: device={dev} ({name}), torch {torch.__version__}, seed={seed}")
+    return dev
