@@ -1,10 +1,12 @@
 """ipywidgets explorers for the lessons; callbacks only call public teachkit functions (no math here)."""
 from ._base import BoundedCache, FigureHost, ipympl_active
 from .explorer import Frames, default_samplers
+from .guidance import GuidanceSweep
 from .images import ImageTrajectoryExplorer
+from .schedule import ScheduleExplorer
 from .trajectory2d import TrajectoryExplorer2D
 
 __all__ = [
-    "TrajectoryExplorer2D", "ImageTrajectoryExplorer", "Frames", "default_samplers",
+    "TrajectoryExplorer2D", "ImageTrajectoryExplorer", "ScheduleExplorer", "GuidanceSweep", "Frames", "default_samplers",
     "BoundedCache", "FigureHost", "ipympl_active",
 ]

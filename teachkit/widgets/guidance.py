@@ -1,0 +1,87 @@
+"""The guidance sweep: one scale control redraws a row of samples per class, with an optional metric."""
+from __future__ import annotations
+
+import html
+from typing import Callable
+
+import ipywidgets as W
+import torch
+
+from .. import viz
+from ._base import BoundedCache, FigureHost, StatusBar, guarded, png_bundle
+from .explorer import default_samplers, model_device
+
+__all__ = ["GuidanceSweep"]
+
+
+class GuidanceSweep(W.VBox):
+    """Samples of every class at one guidance scale (CFG, Ho & Salimans 2022), re-drawn as the scale moves.
+
+    `metric(samples, labels)` may return a float or a dict of named floats; it is printed beside the plot.
+    """
+
+    def __init__(self, model, schedule, *, n_per_class: int = 8, steps: int = 25, sampler: str = "DDIM",
+                 scale: float = 3.0, metric: Callable | None = None, seed: int = 0, cache_size: int = 16,
+                 live: bool | None = None, samplers: dict | None = None) -> None:
+        super().__init__()
+        self.num_classes = getattr(model, "num_classes", None)
+        if not self.num_classes:
+            raise ValueError(f"GuidanceSweep needs a class-conditional model (num_classes), got {type(model).__name__}")
+        self.model, self.schedule, self.steps, self.metric = model, schedule, int(steps), metric
+        self.sampler_name = sampler
+        self.sampler_fn = (samplers or default_samplers())[sampler]
+        shape = tuple(getattr(model, "sample_shape", (2,)))
+        self.is_2d = shape == (2,)
+        self.n_per_class = int(n_per_class)
+        self.labels = torch.arange(self.num_classes).repeat_interleave(self.n_per_class)  # one row per class
+        gen = torch.Generator().manual_seed(seed)
+        self.x_T = torch.randn((len(self.labels), *shape), generator=gen).to(model_device(model))
+        self.cache = BoundedCache(cache_size)
+        self.bar = StatusBar()
+        self.host = FigureHost((5.0, 5.0), live=live)
+        self.scale = W.FloatSlider(value=scale, min=0.0, max=30.0, step=0.5, description="scale",
+                                   continuous_update=False, layout=W.Layout(width="400px"))
+        self.scale.add_class("teachkit-scale")
+        self.readout = W.HTML("")
+        self.scale.observe(self._update, names="value")
+        self._build()
+        self.children = [self.scale, W.HBox([self.host.widget, self.readout]), self.bar.widget]
+        self._update()
+
+    def _build(self) -> None:
+        ax = self.host.fig.add_subplot()
+        if self.is_2d:
+            self.view = ax.scatter(*self.x_T.cpu().T, s=8, linewidths=0,
+                                   c=viz.CLASS_COLORS[self.labels.numpy() % len(viz.CLASS_COLORS)])
+            ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
+        else:
+            self.view = viz.show_grid(self.x_T.cpu(), ax, nrow=self.n_per_class)
+        self.title = ax.set_title("", fontsize="small")
+
+    def sample(self, scale: float) -> tuple[torch.Tensor, int, dict]:
+        """Sample every class at `scale` with the chosen public sampler, and score it with the metric."""
+        traj = self.sampler_fn(self.model, self.schedule, self.x_T, steps=self.steps, y=self.labels,
+                               guidance_scale=scale, generator=torch.Generator().manual_seed(1), record=False)
+        x0 = traj.sample.cpu()
+        scores = {}
+        if self.metric is not None:
+            value = self.metric(x0, self.labels)
+            scores = value if isinstance(value, dict) else {getattr(self.metric, "__name__", "metric"): value}
+        return x0, int(traj.nfe), scores
+
+    @guarded
+    def _update(self, change=None) -> None:
+        scale = float(self.scale.value)
+        with self.bar.busy(f"sampling {self.num_classes} classes at scale {scale:g}"):
+            x0, nfe, scores = self.cache.get_or_compute(scale, lambda: self.sample(scale))
+        if self.is_2d:
+            self.view.set_offsets(x0.numpy())
+        else:
+            self.view.set_data(viz.make_grid(x0, self.n_per_class))
+        self.title.set_text(f"{self.sampler_name} {self.steps} steps, scale {scale:g}, NFE {nfe}")
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{float(v):.3f}</td></tr>" for k, v in scores.items())
+        self.readout.value = f"<table>{rows}</table>" if rows else ""
+        self.host.refresh()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return png_bundle(super()._repr_mimebundle_(**kwargs), self.host.png())
