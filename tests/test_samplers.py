@@ -170,6 +170,17 @@ def test_bad_input_is_explained(linear, gauss_model, call, exc, match):
         call(gauss_model, linear)
 
 
+def test_shape_the_model_rejects_is_explained(linear):
+    net = torch.nn.Linear(2, 2)
+
+    class Tiny(torch.nn.Module):
+        def forward(self, x, t, y=None):
+            return net(x)
+
+    with pytest.raises(ValueError, match=r"rejected x_T of shape \(4, 3\)"):
+        ddim_sample(Tiny(), linear, torch.randn(4, 3), 5)
+
+
 def test_labels_for_unconditional_model_rejected(linear, dummy_eps):
     with pytest.raises(ValueError, match="unconditional"):
         ddim_sample(dummy_eps, linear, torch.randn(2, 2), 5, y=0)

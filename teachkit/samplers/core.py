@@ -74,6 +74,21 @@ def _check_inputs(model, schedule, x_T, guidance_scale) -> None:
         raise TypeError(f"guidance_scale must be a finite real number, got {guidance_scale!r}")
 
 
+def _first_eps(model, x, t_batch, y, guidance_scale) -> torch.Tensor:
+    """The first network call, with a clear message when the model rejects x_T's shape."""
+    try:
+        eps = guided_eps(model, x, t_batch, y, guidance_scale)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{type(model).__name__} rejected x_T of shape {tuple(x.shape)} ({err}); "
+            "check that x_T has the shape of the data the model was trained on"
+        ) from err
+    if eps.shape != x.shape:
+        raise ValueError(f"{type(model).__name__} returned eps of shape {tuple(eps.shape)} for x_T of shape "
+                         f"{tuple(x.shape)}: an eps-predictor must return noise shaped like its input")
+    return eps
+
+
 # update(x_t, eps, alpha_bar_t, alpha_bar_prev) -> (x_prev, x0_hat); alpha_bars are Python floats
 Update = Callable[[torch.Tensor, torch.Tensor, float, float], tuple]
 
@@ -102,10 +117,13 @@ def sample_loop(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tens
     was_training = model.training
     model.eval()
     try:
-        for t, prev in pairs:
+        for i, (t, prev) in enumerate(pairs):
             t_batch = torch.full((batch,), t, device=x.device, dtype=torch.long)
             # 1. predict the noise (guided: one batched pass over the labelled and null halves)
-            eps = guided_eps(model, x, t_batch, y, guidance_scale)
+            if i == 0:
+                eps = _first_eps(model, x, t_batch, y, guidance_scale)
+            else:
+                eps = guided_eps(model, x, t_batch, y, guidance_scale)
             # 2. the sampler's update from t to prev (prev = -1 means clean, alpha_bar = 1)
             ab_prev = 1.0 if prev == -1 else alpha_bar[prev]
             x, x0_hat = update(x, eps, alpha_bar[t], ab_prev)
