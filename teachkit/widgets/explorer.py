@@ -150,12 +150,18 @@ class TrajectoryExplorerBase(W.VBox):
         return Frames(viz.as_numpy(traj.xs), viz.as_numpy(traj.x0_hats), traj.timesteps.cpu().numpy(),
                       int(traj.nfe), None if y is None else y.numpy(), seconds)
 
+    @staticmethod
+    def _describe(key: tuple) -> str:
+        name, steps, eta, scale, cls, _ = key
+        guide = "unconditional" if scale is None else f"{cls}, scale {scale:g}"
+        return f"{name}, {steps} steps{'' if eta is None else f', eta {eta:g}'}, {guide}"
+
     @guarded
     def _on_params(self, change=None) -> None:
         self.eta.disabled = self.params()[2] is None
         self.scale.disabled = self.cls.value == UNCOND
         key = self.params()
-        with self.bar.busy(f"sampling {key[0]} with {key[1]} steps"):
+        with self.bar.busy(self._describe(key)):
             self.frames = self.cache.get_or_compute(key, lambda: self.sample(key))
         self._set_trajectory(self.frames)
         s = self.frames.steps
