@@ -1,0 +1,123 @@
+"""Student copies of the instructor notebooks: nbgrader's solution and hidden-test markers, without nbgrader."""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+__all__ = ["MarkerError", "strip_source", "make_student", "assign", "main", "STUB", "EXERCISES"]
+
+EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
+# nbgrader's default stubs: code_stub {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}, text_stub
+STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+TEXT_STUB = "YOUR ANSWER HERE"
+# a marker line: '### BEGIN SOLUTION', '### END HIDDEN TESTS', ... (nbgrader's delimiters)
+_MARKER = re.compile(r"^(?P<indent>\s*)#+\s*(?P<edge>BEGIN|END)\s+(?P<kind>SOLUTION|HIDDEN TESTS)\s*$")
+_NEAR_MISS = re.compile(r"(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS?)", re.IGNORECASE)
+
+
+class MarkerError(ValueError):
+    """Unbalanced, nested or malformed solution / hidden-test markers."""
+
+
+def strip_source(source: str, where: str = "cell", markdown: bool = False) -> tuple[str, dict]:
+    """Replace solution regions by the stub and drop hidden-test regions; returns (new source, counts)."""
+    out: list[str] = []
+    open_kind, open_line = None, 0
+    counts = {"SOLUTION": 0, "HIDDEN TESTS": 0}
+    for n, line in enumerate(source.splitlines(), start=1):
+        m = _MARKER.match(line)
+        if m is None and _NEAR_MISS.search(line) and line.lstrip().startswith("#"):
+            raise MarkerError(f"{where}, line {n}: {line.strip()!r} looks like a marker but is not one; "
+                              "write exactly '### BEGIN SOLUTION', '### END SOLUTION', "
+                              "'### BEGIN HIDDEN TESTS' or '### END HIDDEN TESTS'")
+        if m is None:
+            if open_kind is None:
+                out.append(line)
+            continue
+        edge, kind = m["edge"], m["kind"]
+        if edge == "BEGIN":
+            if open_kind is not None:
+                raise MarkerError(f"{where}, line {n}: '### BEGIN {kind}' inside the {open_kind} region opened at "
+                                  f"line {open_line}; regions cannot nest (close it with '### END {open_kind}' first)")
+            open_kind, open_line = kind, n
+            counts[kind] += 1
+            if kind == "SOLUTION":
+                out.extend([TEXT_STUB] if markdown else [m["indent"] + s for s in STUB])
+        else:
+            if open_kind is None:
+                raise MarkerError(f"{where}, line {n}: '### END {kind}' without a matching '### BEGIN {kind}'")
+            if open_kind != kind:
+                raise MarkerError(f"{where}, line {n}: '### END {kind}' closes the {open_kind} region opened at "
+                                  f"line {open_line}; expected '### END {open_kind}'")
+            open_kind = None
+    if open_kind is not None:
+        raise MarkerError(f"{where}, line {open_line}: '### BEGIN {open_kind}' is never closed in this cell "
+                          f"(add '### END {open_kind}'; a region cannot span cells)")
+    return "\n".join(out), counts
+
+
+def make_student(nb, name: str = "notebook"):
+    """A student copy of an nbformat notebook: stubs for answers, no hidden tests, no outputs; returns (nb, counts)."""
+    import copy
+
+    student = copy.deepcopy(nb)
+    total = {"SOLUTION": 0, "HIDDEN TESTS": 0}
+    for i, cell in enumerate(student.cells):
+        where = f"{name}, cell {i} ({cell.cell_type})"
+        if cell.cell_type in ("code", "markdown"):
+            cell.source, counts = strip_source(cell.source, where, markdown=cell.cell_type == "markdown")
+            for k, v in counts.items():
+                total[k] += v
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)  # timestamps of the instructor's run
+    student.metadata.pop("widgets", None)
+    return student, total
+
+
+def assign(sources: list[Path] | None = None, out: Path | None = None) -> list[Path]:
+    """Write a student copy of each instructor notebook into `out` (default notebooks/exercises/student)."""
+    import nbformat
+
+    sources = [Path(p) for p in sources] if sources else sorted(EXERCISES.glob("*.ipynb"))
+    if not sources:
+        raise FileNotFoundError(f"no instructor notebooks (*.ipynb) found in {EXERCISES}")
+    out = Path(out) if out is not None else EXERCISES / "student"
+    students = []
+    for src in sources:  # validate everything before writing anything
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: no such notebook")
+        student, counts = make_student(nbformat.read(src, as_version=4), name=src.name)
+        if counts["SOLUTION"] == 0:
+            raise MarkerError(f"{src.name}: no '### BEGIN SOLUTION' region; an exercise needs at least one answer to remove")
+        students.append((src, student, counts))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src, student, counts in students:
+        path = out / src.name
+        nbformat.write(student, path)
+        print(f"{path}: {counts['SOLUTION']} solutions stubbed, {counts['HIDDEN TESTS']} hidden-test regions removed")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m teachkit assign [NOTEBOOKS...] [--out DIR]`; returns the exit status (2 on bad markers)."""
+    parser = argparse.ArgumentParser(prog="python -m teachkit assign", description=__doc__)
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="instructor notebooks (default: notebooks/exercises/*.ipynb)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the student copies go (default: notebooks/exercises/student)")
+    args = parser.parse_args(argv)
+    try:
+        assign(args.notebooks, args.out)
+    except (MarkerError, FileNotFoundError) as err:
+        print(f"assign: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
