@@ -1,0 +1,156 @@
+"""Command line: python -m teachkit train NAME | evaluate NAME (reproduce and measure the shipped models)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _machine(threads: int) -> dict:
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": threads, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a shipped model by name with its recorded recipe and write OUT/NAME.safetensors + .json."""
+    import torch
+
+    import teachkit
+    from teachkit.checkpoints import save_checkpoint, schedule_from_spec, schedule_spec
+    from teachkit.recipes import RECIPES, train_classifier
+    from teachkit.runtime import pick_device
+    from teachkit.training import train
+
+    recipe = RECIPES[args.name]
+    device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    hp = dict(recipe["train"])
+    if args.steps is not None:
+        hp["steps"] = args.steps
+    if args.batch_size is not None:
+        hp["batch_size"] = args.batch_size
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    model, x, y = recipe["build"]()
+    spec = schedule_spec(**recipe["schedule"]) if recipe["schedule"] else None
+    if recipe["kind"] == "classifier":
+        losses = train_classifier(model, x, y, seed=args.seed, device=device, progress=not args.quiet, **hp)
+        trained = model
+    else:
+        schedule = schedule_from_spec(spec)
+        ckpt_dir = Path(args.run_dir) / args.name
+        result = train(model, schedule, x, y, seed=args.seed, device=device, progress=not args.quiet,
+                       checkpoint_dir=ckpt_dir, checkpoint_every=250, resume=args.resume, **hp)
+        losses, trained = result.losses, result.ema_model
+    wall = time.perf_counter() - t0
+    tail = losses[-100:]
+    info = {
+        "name": args.name,
+        "command": "python -m teachkit " + shlex.join(args.argv),
+        "seed": args.seed,
+        "hyperparameters": hp,
+        "parameters": sum(p.numel() for p in trained.parameters()),
+        "data": recipe["data"],
+        "data_sha256": recipe.get("data_sha256"),
+        "teachkit_version": teachkit.__version__,
+        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "wall_time_s": round(wall, 1),
+        "device": str(device),
+        "machine": _machine(torch.get_num_threads()),
+        "final_loss": round(sum(tail) / len(tail), 5),
+        "quality": None,
+    }
+    path = save_checkpoint(out / args.name, trained.cpu(), spec, info, dtype=recipe["dtype"])
+    print(f"wrote {path} and {path.with_suffix('.json')} ({wall:.0f} s, final loss {info['final_loss']})")
+    if not args.no_eval:
+        return cmd_evaluate(argparse.Namespace(name=args.name, out=args.out, device=args.device, write=True, threads=None))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Measure a checkpoint's quality with its recipe's evaluation and print it (and store it in the JSON with --write)."""
+    import torch
+
+    from teachkit.checkpoints import load_checkpoint
+    from teachkit.recipes import evaluate_classifier, evaluate_mnist_cfg, evaluate_toy
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    model, schedule, info = load_checkpoint(out / args.name, device="cpu")
+    t0 = time.perf_counter()
+    if args.name == "mnist-classifier":
+        quality = evaluate_classifier(model, device=args.device)
+    elif args.name == "mnist-cfg":
+        clf_dir = out if (out / "mnist-classifier.json").exists() else None
+        if clf_dir is None:
+            from teachkit.checkpoints import load_pretrained
+            classifier = load_pretrained("mnist-classifier")[0]
+        else:
+            classifier = load_checkpoint(out / "mnist-classifier")[0]
+        quality = evaluate_mnist_cfg(model, schedule, classifier, device=args.device)
+        quality["classifier"] = "mnist-classifier"
+    else:
+        quality = evaluate_toy(model, schedule, device=args.device)
+    quality["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(quality, indent=1))
+    if args.write:
+        json_path = out / f"{args.name}.json"
+        record = json.loads(json_path.read_text())
+        record["quality"] = quality
+        json_path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"stored quality in {json_path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with one subparser per subcommand."""
+    from teachkit.checkpoints import PRETRAINED, checkpoint_dir
+
+    parser = argparse.ArgumentParser(prog="python -m teachkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a shipped model with its recorded recipe")
+    p.add_argument("name", choices=PRETRAINED)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(checkpoint_dir()), help="where NAME.safetensors/.json go")
+    p.add_argument("--run-dir", default="runs", help="training state for --resume")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/NAME/last.*")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--no-eval", action="store_true", help="skip the quality measurement")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="measure a checkpoint's quality")
+    p.add_argument("name", choices=PRETRAINED)
+    p.add_argument("--out", default=str(checkpoint_dir()), help="directory holding NAME.safetensors/.json")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--write", action="store_true", help="store the result in NAME.json")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m teachkit` and the `teachkit` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Embeddings shared by the eps-models: sinusoidal timestep features (Vaswani et al. 2017; DDPM Sec. 4) and class labels with a null label (Ho & Salimans 2022)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["sinusoidal_embedding", "TimestepEmbedding", "LabelEmbedding", "check_t", "check_y"]
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Transformer sinusoidal features of integer timesteps t (B,) -> (B, dim) (Vaswani et al. 2017, Sec. 3.5)."""
+    if dim % 2:
+        raise ValueError(f"embedding dim must be even, got {dim}")
+    half = dim // 2
+    # freq_i = max_period^(-i / half), i = 0 .. half-1
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    # (B, half): t * freq_i
+    args = t.to(torch.float32)[:, None] * freqs[None, :]
+    # (B, dim): [cos, sin]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+class TimestepEmbedding(nn.Module):
+    """Sinusoidal features of t followed by a 2-layer MLP (DDPM's time embedding)."""
+
+    def __init__(self, dim: int, hidden: int | None = None):
+        super().__init__()
+        self.dim = dim
+        hidden = hidden or dim
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal_embedding(t, self.dim))
+
+
+class LabelEmbedding(nn.Module):
+    """A learned vector per class plus one for the null label `num_classes` (classifier-free guidance)."""
+
+    def __init__(self, num_classes: int, dim: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.null_label = num_classes
+        self.table = nn.Embedding(num_classes + 1, dim)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return self.table(y)
+
+
+def check_t(x_t: torch.Tensor, t, T: int | None = None) -> torch.Tensor:
+    """Validate the timestep argument of an eps-model and return it as a LongTensor (B,)."""
+    B = x_t.shape[0]
+    if isinstance(t, int) and not isinstance(t, bool):
+        t = torch.full((B,), t, dtype=torch.long, device=x_t.device)
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"t must be a LongTensor of shape (B,) (or an int), got {type(t).__name__}")
+    if t.dtype.is_floating_point or t.dtype == torch.bool:
+        raise TypeError(f"t must hold integer timesteps 0 .. T-1, got dtype {t.dtype}; use t.long()")
+    if t.ndim == 0:
+        t = t.expand(B)
+    if t.shape != (B,):
+        raise ValueError(f"t must have shape (B,) = ({B},) to match x_t, got {tuple(t.shape)}")
+    return t.to(x_t.device)
+
+
+def check_y(x_t: torch.Tensor, y, num_classes: int | None) -> torch.Tensor | None:
+    """Validate class labels y (B,) for a model with num_classes (None = unconditional); None -> null labels."""
+    B = x_t.shape[0]
+    if num_classes is None:
+        if y is not None:
+            raise ValueError("this model is unconditional (num_classes=None): call it with y=None")
+        return None
+    if y is None:
+        # no condition: every row gets the null label (what label dropout trains)
+        return torch.full((B,), num_classes, dtype=torch.long, device=x_t.device)
+    if isinstance(y, int) and not isinstance(y, bool):
+        y = torch.full((B,), y, dtype=torch.long, device=x_t.device)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a LongTensor of class labels with shape (B,), or None; got {type(y).__name__}")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}; use y.long()")
+    if y.shape != (B,):
+        raise ValueError(f"y must have shape (B,) = ({B},) to match x_t, got {tuple(y.shape)}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) > num_classes):
+        raise ValueError(
+            f"labels must lie in 0 .. {num_classes - 1}, or be the null label {num_classes} for 'no condition'; "
+            f"got range [{int(y.min())}, {int(y.max())}]"
+        )
+    return y.to(device=x_t.device, dtype=torch.long)

@@ -1,0 +1,153 @@
+"""How each shipped model is built, trained and measured: the single source `python -m teachkit train NAME` reproduces."""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from teachkit.datasets import MNIST_SHA256, mnist_tensors, toy
+from teachkit.models import MnistClassifier, SmallUNet, ToyMLP
+from teachkit.runtime import pick_device
+
+__all__ = ["RECIPES", "train_classifier", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment"]
+
+TOY_NAME = "moons"
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, max_shift: float = 2.0, max_rot_deg: float = 10.0,
+            scale: float = 0.1) -> torch.Tensor:
+    """Random small affine jitter of (B, 1, 28, 28) images in [-1, 1] (shift, rotation, zoom), background kept at -1."""
+    B, dev = x.shape[0], x.device
+    u = torch.rand(B, 4, device=dev, generator=generator) * 2 - 1
+    angle = u[:, 0] * math.radians(max_rot_deg)
+    zoom = 1.0 + u[:, 1] * scale
+    # shifts in grid units: 2 / 28 per pixel
+    tx, ty = u[:, 2] * max_shift * 2 / 28, u[:, 3] * max_shift * 2 / 28
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # shift to [0, 2] so zero padding means background (-1), then back
+    return F.grid_sample(x + 1.0, grid, align_corners=False, padding_mode="zeros") - 1.0
+
+
+def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 2000, batch_size: int = 128,
+                     lr: float = 2e-3, weight_decay: float = 1e-4, seed: int = 0, device=None,
+                     progress: bool = True) -> list[float]:
+    """Train the metric classifier with cross-entropy, AdamW (cosine lr) and affine jitter; returns the losses."""
+    device = pick_device(device)
+    torch.manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    model.to(device).train()
+    x, y = x.to(device), y.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses, perm, pos = [], None, 0
+    for step in tqdm(range(steps), disable=not progress, desc="classifier"):
+        for group in opt.param_groups:
+            # cosine decay from lr to 0
+            group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+        if perm is None or pos + batch_size > x.shape[0]:
+            perm, pos = torch.randperm(x.shape[0], device=device, generator=gen), 0
+        idx = perm[pos:pos + batch_size]
+        pos += batch_size
+        loss = F.cross_entropy(model(augment(x[idx], gen)), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def evaluate_classifier(model: MnistClassifier, device=None) -> dict:
+    """Held-out accuracy of the classifier on the shipped 500 test digits (or the training split for reference)."""
+    device = pick_device(device)
+    model = model.to(device).eval()
+    out = {}
+    for split in ("test", "train"):
+        x, y = mnist_tensors(split)
+        pred = model.predict(x.to(device)).cpu()
+        out[f"{'held_out' if split == 'test' else 'train'}_accuracy"] = round(float((pred == y).float().mean()), 4)
+    return out
+
+
+@torch.no_grad()
+def evaluate_mnist_cfg(model: nn.Module, schedule, classifier: MnistClassifier, *, per_class: int = 20, steps: int = 50,
+                       scales: tuple[float, ...] = (3.0, 0.0), seed: int = 0, device=None, progress: bool = False) -> dict:
+    """DDIM-`steps` samples, per_class per digit, at each guidance scale; the classifier's accuracy on the requested digit and the digits that appear."""
+    from teachkit.samplers import ddim_sample
+
+    device = pick_device(device)
+    model, classifier = model.to(device).eval(), classifier.to(device).eval()
+    y = torch.arange(model.num_classes, device=device).repeat_interleave(per_class)
+    results = {"sampler": f"DDIM-{steps} (eta=0, trailing)", "samples": int(y.numel()), "seed": seed, "scales": {}}
+    for scale in scales:
+        gen = torch.Generator(device=device).manual_seed(seed)
+        x_T = torch.randn((y.numel(), *model.sample_shape), device=device, generator=gen)
+        t0 = time.perf_counter()
+        x0 = ddim_sample(model, schedule, x_T, steps, y=y, guidance_scale=scale, record=False, progress=progress).sample
+        pred = classifier.predict(x0.clamp(-1, 1)).cpu()
+        counts = torch.bincount(pred, minlength=model.num_classes)
+        per_digit = [(pred[y.cpu() == d] == d).float().mean().item() for d in range(model.num_classes)]
+        results["scales"][str(scale)] = {
+            "accuracy": round(float((pred == y.cpu()).float().mean()), 4),
+            "per_digit_accuracy": [round(a, 3) for a in per_digit],
+            "predicted_counts": counts.tolist(),
+            "digits_present": int((counts > 0).sum()),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    return results
+
+
+@torch.no_grad()
+def evaluate_toy(model: nn.Module, schedule, *, n: int = 2000, steps: int = 50, scales: tuple[float, ...] = (1.0, 3.0),
+                 seed: int = 0, device=None) -> dict:
+    """Sliced W2 and energy distance of DDIM-`steps` samples to fresh data (unconditional and per class), plus class adherence."""
+    from teachkit.metrics import energy_distance, sliced_wasserstein
+    from teachkit.samplers import ddim_sample
+
+    device = pick_device(device)
+    model = model.to(device).eval()
+    x_ref, y_ref = toy(TOY_NAME, n, seed=seed + 12345)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    x_T = torch.randn((n, *model.sample_shape), device=device, generator=gen)
+    out = {"sampler": f"DDIM-{steps} (eta=0, trailing)", "samples": n, "seed": seed}
+    x0 = ddim_sample(model, schedule, x_T, steps, y=None, guidance_scale=1.0, record=False).sample.cpu()
+    out["unconditional"] = {"sliced_w2": round(sliced_wasserstein(x0, x_ref), 4), "energy": round(energy_distance(x0, x_ref), 4)}
+    noise = toy(TOY_NAME, n, seed=seed + 999)[0]
+    out["data_vs_data"] = {"sliced_w2": round(sliced_wasserstein(noise, x_ref), 4), "energy": round(energy_distance(noise, x_ref), 4)}
+    for scale in scales:
+        y = y_ref.to(device)
+        x0 = ddim_sample(model, schedule, x_T, steps, y=y, guidance_scale=scale, record=False).sample.cpu()
+        out[f"scale_{scale}"] = {"sliced_w2": round(sliced_wasserstein(x0, x_ref), 4)}
+    return out
+
+
+def _mnist_cfg_build(steps_default: int = 4000):
+    x, y = mnist_tensors("train")
+    return SmallUNet(channels=(32, 64, 64), num_classes=10), x, y
+
+
+def _toy_build():
+    x, y = toy(TOY_NAME, 20000, seed=0)
+    return ToyMLP(hidden=128, layers=3, num_classes=2), x, y
+
+
+# name -> how to build (model, x, y), the default training hyper-parameters, and how it is stored
+RECIPES = {
+    "toy-2d-cfg": dict(kind="eps", build=_toy_build, data=f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)",
+                       schedule=dict(name="linear", T=1000), dtype=None,
+                       train=dict(steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1)),
+    "mnist-cfg": dict(kind="eps", build=_mnist_cfg_build, data="data/mnist train split (4,500 digits)",
+                      data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
+                      schedule=dict(name="linear", T=1000), dtype=torch.float16,
+                      train=dict(steps=4000, batch_size=128, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
+    "mnist-classifier": dict(kind="classifier", build=lambda: (MnistClassifier(), *mnist_tensors("train")),
+                             data="data/mnist train split (4,500 digits)",
+                             data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
+                             schedule=None, dtype=None, train=dict(steps=1200, batch_size=128, lr=2e-3)),
+}
