@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from browser.lab import HERE, chromium_path, chromium_page, jupyter_lab, open_and_run_all
+from tests.browser.lab import HERE, chromium_path, chromium_page, jupyter_lab, open_and_run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

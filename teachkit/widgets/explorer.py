@@ -92,15 +92,16 @@ class TrajectoryExplorerBase(W.VBox):
                                  continuous_update=False, style=style, layout=lay)
         self.scale = W.FloatSlider(value=scale, min=0.0, max=30.0, step=0.5, description="scale",
                                    continuous_update=False, style=style, layout=lay)
-        options = [UNCOND]
+        options = [(UNCOND, UNCOND)]
         if self.num_classes:
-            options = [MIXED, UNCOND] + [(f"class {k}", k) for k in range(self.num_classes)]
+            options = [(MIXED, MIXED), (UNCOND, UNCOND)] + [(f"class {k}", k) for k in range(self.num_classes)]
         self.cls = W.Dropdown(options=options, value=cls if self.num_classes else UNCOND, description="class",
                               style=style, layout=lay)
         self.frame = W.IntSlider(value=0, min=0, max=1, description="frame", continuous_update=True,
                                  style=style, layout=W.Layout(width="420px"))
         self.play = W.Play(value=0, min=0, max=1, interval=80, description="play")
-        W.jslink((self.play, "value"), (self.frame, "value"))  # Play animates in the browser, no kernel loop
+        # Play animates in the browser (no kernel loop); the kernel only sees frame.value change
+        self.link = W.jslink((self.play, "value"), (self.frame, "value"))
         for control in (self.sampler, self.steps, self.eta, self.scale, self.cls):
             control.add_class(f"teachkit-{control.description}")
             control.observe(self._on_params, names="value")
@@ -216,7 +217,8 @@ class TrajectoryExplorerBase(W.VBox):
 
     def close(self) -> None:
         """Close the widgets and the figure."""
-        self.host.close()
+        if hasattr(self, "host"):  # close() also runs from __del__ after a failed __init__
+            self.host.close()
         super().close()
 
 

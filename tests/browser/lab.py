@@ -54,7 +54,7 @@ def jupyter_lab(root: Path, timeout: float = 90.0):
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     env.pop("MPLBACKEND", None)
     env.setdefault("OMP_NUM_THREADS", "1")
     log = open(root / "jupyterlab.log", "w")
