@@ -27,8 +27,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
             f"shapes do not match: mu1 {mu1.shape}, mu2 {mu2.shape}, sigma1 {sigma1.shape}, sigma2 {sigma2.shape}"
         )
     diff = mu1 - mu2
-    # sqrt(sigma1 sigma2) by scipy's Schur-method matrix square root
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    # sqrt(sigma1 sigma2) by scipy's Schur-method matrix square root; with fewer samples than feature
+    # dimensions the product is singular but still has a square root, so scipy's warning is noise here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         # near-singular product (fewer samples than dimensions): regularise both, as pytorch-fid does
         warnings.warn(f"sqrtm(sigma1 sigma2) is not finite; adding {eps} to the diagonals", RuntimeWarning)

@@ -35,8 +35,8 @@ def classifier_outputs(classifier: nn.Module, x: torch.Tensor, batch_size: int =
         raise TypeError("classifier needs a features(x) method (teachkit's MnistClassifier has one)")
     was_training = classifier.training
     classifier.eval()
-    first = next(iter(classifier.parameters()), None) or next(iter(classifier.buffers()), None)
-    device = first.device if first is not None else torch.device("cpu")
+    tensors = [*classifier.parameters(), *classifier.buffers()]
+    device = tensors[0].device if tensors else torch.device("cpu")
     feats, logits = [], []
     try:
         for i in range(0, x.shape[0], batch_size):

@@ -54,8 +54,9 @@ def mnist_report(
     heldout: torch.Tensor | None = None,
     saturation_threshold: float = 1.1,
 ) -> dict:
-    """Classifier-FID, accuracy on the requested digit, within-class diversity, saturation and (optionally) memorization."""
-    feats, logits = classifier_outputs(classifier, samples)
+    """Classifier-FID, accuracy on the requested digit, within-class diversity, saturation (of the raw samples), memorization."""
+    # the classifier sees what a viewer sees: samples clipped to the data range [-1, 1]
+    feats, logits = classifier_outputs(classifier, samples.clamp(-1.0, 1.0))
     labels = logits.argmax(dim=1) if y is None else torch.as_tensor(y)
     out = {
         "n_samples": int(samples.shape[0]),

@@ -1,0 +1,182 @@
+"""`python -m teachkit bench`: run every benchmark, write JSON + markdown + plots (profiles: full, --quick)."""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import plots, quality, speed, tables
+from .tasks import mixture_task, mnist_task, pretrained_toy_task
+
+__all__ = ["main", "PROFILES"]
+
+SCALES = [0, 1, 2, 3, 5, 7.5, 10, 15, 20, 30]
+FULL_LADDER = {"DDPM": [10, 20, 50, 100, 250, 1000], "DDIM": [5, 10, 20, 50, 100], "DPM-Solver++(2M)": [5, 10, 15, 20]}
+PROFILES = {
+    "full": dict(toy_n=4000, toy_ladder=FULL_LADDER, toy_scales=SCALES, toy_guidance_steps=50,
+                 mnist_n=100, mnist_train_n=None, mnist_heldout_n=None, mnist_ladder=FULL_LADDER, mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
+                 speed_batch=10_000, speed_steps=50, small_batch=256, repeats=5, unet_batch=64, unet_steps=10,
+                 vs_diffusers_steps=(50, 100, 20)),
+    "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5]},
+                  toy_scales=[0, 1, 3], toy_guidance_steps=5, mnist_n=20, mnist_train_n=200, mnist_heldout_n=100,
+                  mnist_ladder={"DDPM": [3], "DDIM": [3], "DPM-Solver++(2M)": [3]}, mnist_scale=1.0,
+                  mnist_scales=[0, 3], mnist_guidance_steps=3, speed_batch=500, speed_steps=5, small_batch=32,
+                  repeats=2, unet_batch=4, unet_steps=2, vs_diffusers_steps=(5, 10, 5)),
+}
+SECTIONS = ("toy", "mnist", "speed", "cuda")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m teachkit bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="seconds-long smoke test (CI); writes to a temp dir by default")
+    p.add_argument("--out", type=Path, default=None, help="results directory (default benchmarks/results)")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="run only these sections")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--mnist-n", type=int, default=None, help="MNIST samples per setting (overrides the profile)")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _speed_section(prof: dict, device: torch.device) -> dict:
+    """The three speed ratios on the 2-D MLP (and guided vs unguided on the MNIST UNet)."""
+    from ..models import SmallUNet, ToyMLP
+
+    toy = pretrained_toy_task()
+    torch.manual_seed(0)
+    mlp = toy.model if toy is not None else ToyMLP(hidden=128, layers=3, num_classes=2)
+    schedule = toy.schedule if toy is not None else mixture_task().schedule
+    n_params = sum(p.numel() for p in mlp.parameters())
+    out = {"model": f"ToyMLP {n_params:,} params ({'toy-2d-cfg' if toy else 'random init'}), device {device}"}
+    out["sampler_vs_bare"] = speed.sampler_vs_bare(mlp, schedule, prof["speed_batch"], prof["speed_steps"],
+                                                   prof["repeats"], device)
+    try:
+        out["teachkit_vs_diffusers"] = [
+            speed.teachkit_vs_diffusers(mlp, schedule, b, prof["repeats"], device, *prof["vs_diffusers_steps"])
+            for b in (prof["speed_batch"], prof["small_batch"])
+        ]
+    except ImportError as err:
+        out["teachkit_vs_diffusers"] = []
+        out["diffusers_missing"] = str(err)
+    gv = speed.guided_vs_unguided(mlp, schedule, prof["speed_batch"], prof["speed_steps"], prof["repeats"], device)
+    gv["model"] = out["model"]
+    unet = SmallUNet(channels=(32, 64, 64), num_classes=10)  # mnist-cfg's architecture; speed needs no weights
+    gu = speed.guided_vs_unguided(unet, schedule, prof["unet_batch"], prof["unet_steps"], prof["repeats"], device)
+    gu["model"] = f"SmallUNet {sum(p.numel() for p in unet.parameters()):,} params (mnist-cfg architecture), device {device}"
+    out["guided_vs_unguided"] = [gv, gu]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and write bench.json, RESULTS.md and the plots; returns 0."""
+    args = _parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    profile = "quick" if args.quick else "full"
+    prof = dict(PROFILES[profile])
+    if args.mnist_n is not None:
+        if args.mnist_n < 10:
+            raise ValueError(f"--mnist-n={args.mnist_n}: need at least 10 samples (one per digit)")
+        prof["mnist_n"] = args.mnist_n
+    threads_before = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        return _run(args, profile, prof)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args: argparse.Namespace, profile: str, prof: dict) -> int:
+    out = args.out or (Path(tempfile.mkdtemp(prefix="teachkit-bench-")) if args.quick else Path("benchmarks/results"))
+    out.mkdir(parents=True, exist_ok=True)
+    t_start, load_start = time.perf_counter(), _load()
+    results: dict = {"profile": prof, "skipped": {}}
+    grids_nfe, grids_guid = {}, {}
+    cpu = torch.device("cpu")
+
+    if "toy" in args.only:
+        tasks = [t for t in (mixture_task(), pretrained_toy_task()) if t is not None]
+        results["toy_nfe"] = [quality.toy_nfe_sweep(t, prof["toy_ladder"], prof["toy_n"], args.seed) for t in tasks]
+        results["toy_guidance"] = [quality.toy_guidance_sweep(t, prof["toy_scales"], "DDIM", prof["toy_guidance_steps"],
+                                                              prof["toy_n"], args.seed) for t in tasks]
+    if "mnist" in args.only:
+        task = mnist_task(quick=args.quick, n_train=prof["mnist_train_n"], n_heldout=prof["mnist_heldout_n"])
+        if task is None:
+            results["skipped"]["mnist"] = "mnist-cfg / mnist-classifier checkpoints not found"
+        else:
+            results["mnist_nfe"] = [quality.mnist_nfe_sweep(task, prof["mnist_ladder"], prof["mnist_n"],
+                                                            prof["mnist_scale"], args.seed, keep=grids_nfe)]
+            results["mnist_guidance"] = [quality.mnist_guidance_sweep(task, prof["mnist_scales"], "DDIM",
+                                                                      prof["mnist_guidance_steps"], prof["mnist_n"],
+                                                                      args.seed, keep=grids_guid)]
+    if "speed" in args.only:
+        results["speed"] = _speed_section(prof, cpu)
+    if "cuda" in args.only:
+        if torch.cuda.is_available():
+            dev = torch.device("cuda")
+            results["cuda"] = _speed_section(prof, dev)
+            results["cuda"]["gpu"] = torch.cuda.get_device_name(dev)
+        else:
+            results["cuda"] = "no CUDA device on this machine"
+
+    results["environment"] = {
+        "command": "python -m teachkit bench " + " ".join(args.argv),
+        "profile": profile, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": f"CPU: {_cpu_name()} ({os.cpu_count()} logical cores)", "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "diffusers": _version("diffusers"), "python": platform.python_version(),
+        "load_start": load_start, "load_end": _load(), "wall_s": time.perf_counter() - t_start,
+    }
+    _write(out, results, grids_nfe, grids_guid)
+    print(f"[bench] wrote {out}/bench.json, RESULTS.md and plots in {results['environment']['wall_s']:.0f} s")
+    return 0
+
+
+def _version(name: str) -> str:
+    try:
+        return __import__(name).__version__
+    except ImportError:
+        return "not installed"
+
+
+def _write(out: Path, results: dict, grids_nfe: dict, grids_guid: dict) -> None:
+    (out / "bench.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    (out / "RESULTS.md").write_text(tables.markdown(results))
+    if results.get("toy_nfe"):
+        plots.plot_nfe(results["toy_nfe"], [("sliced_w2", "sliced W2 to data"), ("log_likelihood", "mean log p(x)")],
+                       out / "quality_vs_nfe_2d.png", "2-D: quality vs network evaluations")
+        plots.plot_guidance(results["toy_guidance"], [("sliced_w2", "sliced W2"), ("adherence", "class adherence"),
+                                                      ("log_likelihood", "mean log p(x)")],
+                            out / "guidance_2d.png", "2-D: guidance sweep")
+    if results.get("mnist_nfe"):
+        plots.plot_nfe(results["mnist_nfe"], [("cfid", "classifier-FID"), ("accuracy", "accuracy on requested digit")],
+                       out / "quality_vs_nfe_mnist.png", "MNIST: quality vs network evaluations")
+        plots.plot_guidance(results["mnist_guidance"], [("accuracy", "accuracy"), ("diversity", "within-class diversity"),
+                                                        ("cfid", "classifier-FID"), ("saturation", "saturated pixels")],
+                            out / "guidance_mnist.png", "MNIST: guidance sweep")
+        plots.plot_grid(grids_nfe, out / "mnist_samples_by_sampler.png", "MNIST samples (same x_T) by sampler")
+        plots.plot_grid({f"scale {k}": v for k, v in grids_guid.items()}, out / "mnist_samples_by_scale.png",
+                        "MNIST samples (same x_T) by guidance scale")

@@ -1,0 +1,79 @@
+"""Benchmark figures: quality vs NFE per sampler, guidance sweeps, and sample grids (matplotlib, Agg)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+__all__ = ["plot_nfe", "plot_guidance", "plot_grid"]
+
+MARKERS = {"DDPM": "o", "DDIM": "s", "DPM-Solver++(2M)": "^"}
+
+
+def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, title: str) -> None:
+    """One panel per metric, one line per sampler, NFE on a log axis; dashed: real data scored the same way."""
+    fig, axes = plt.subplots(len(sweeps), len(metrics), figsize=(4.2 * len(metrics), 3.4 * len(sweeps)), squeeze=False)
+    for r, sweep in enumerate(sweeps):
+        for c, (key, label) in enumerate(metrics):
+            ax = axes[r][c]
+            for sampler in dict.fromkeys(row["sampler"] for row in sweep["rows"]):
+                rows = [row for row in sweep["rows"] if row["sampler"] == sampler and row.get(key) is not None]
+                ax.plot([row["nfe"] for row in rows], [row[key] for row in rows], marker=MARKERS.get(sampler, "."),
+                        label=sampler)
+            floor = sweep.get("data_floor", {}).get(key)
+            if floor is not None:
+                ax.axhline(floor, color="gray", ls="--", lw=1, label="real data")
+            ax.set_xscale("log")
+            ax.set_xlabel("network evaluations per sample (NFE)")
+            ax.set_ylabel(label)
+            ax.set_title(f"{sweep['task']} (n={sweep['n']})", fontsize=9)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_guidance(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, title: str) -> None:
+    """One panel per metric against the guidance scale (0 = unconditional, 1 = plain conditional)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.4), squeeze=False)
+    for c, (key, label) in enumerate(metrics):
+        ax = axes[0][c]
+        for sweep in sweeps:
+            rows = [row for row in sweep["rows"] if row.get(key) is not None]
+            ax.plot([row["scale"] for row in rows], [row[key] for row in rows], marker="o",
+                    label=f"{sweep['task']}, {sweep['sampler']}")
+            floor = sweep.get("data_floor", {}).get(key)
+            if floor is not None:
+                ax.axhline(floor, color="gray", ls="--", lw=1, label="real data")
+        ax.set_xlabel("guidance scale")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_grid(rows: dict, path: Path, title: str, columns: int = 10) -> None:
+    """A grid of MNIST samples: one row per setting (first `columns` samples: digits 0..9), clipped to [-1, 1]."""
+    if not rows:
+        return
+    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 0.7, len(rows) * 0.75 + 0.5), squeeze=False)
+    for r, (name, x) in enumerate(rows.items()):
+        for c in range(columns):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < x.shape[0]:
+                ax.imshow(torch.as_tensor(x[c, 0]).clamp(-1, 1).numpy(), cmap="gray", vmin=-1, vmax=1)
+        axes[r][0].text(-4, 14, str(name), ha="right", va="center", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(left=0.18, wspace=0.05, hspace=0.05)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

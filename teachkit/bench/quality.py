@@ -1,0 +1,122 @@
+"""Quality benchmarks: sample quality vs network evaluations per sampler, and guidance sweeps."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from ..metrics import classifier_outputs, mnist_report, toy_report
+from ..samplers import ddim_sample, ddpm_sample, dpm_solver_sample
+from .tasks import MnistTask, ToyTask
+
+__all__ = ["SAMPLERS", "run_sampler", "toy_nfe_sweep", "toy_guidance_sweep", "mnist_nfe_sweep", "mnist_guidance_sweep"]
+
+# name -> (model, schedule, x_T, steps, **keywords) -> Trajectory; all with the default "trailing" spacing
+SAMPLERS: dict[str, Callable] = {
+    "DDPM": lambda model, schedule, x_T, steps, **kw: ddpm_sample(model, schedule, x_T, steps=steps, **kw),
+    "DDIM": lambda model, schedule, x_T, steps, **kw: ddim_sample(model, schedule, x_T, steps, **kw),
+    "DPM-Solver++(2M)": lambda model, schedule, x_T, steps, **kw: dpm_solver_sample(model, schedule, x_T, steps, **kw),
+}
+
+
+def run_sampler(name: str, model, schedule, x_T: torch.Tensor, steps: int, *, y=None, scale: float = 1.0,
+                seed: int = 0) -> tuple[torch.Tensor, int, float]:
+    """One sampling run -> (samples on CPU, NFE per sample, wall seconds)."""
+    g = torch.Generator(device=x_T.device).manual_seed(seed + 1)
+    t0 = time.perf_counter()
+    traj = SAMPLERS[name](model, schedule, x_T, steps, y=y, guidance_scale=scale, generator=g, record=False)
+    sample = traj.sample.cpu()
+    return sample, traj.nfe, time.perf_counter() - t0
+
+
+def _noise(n: int, shape: tuple, seed: int) -> torch.Tensor:
+    return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+
+
+def _log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def toy_nfe_sweep(task: ToyTask, ladder: dict[str, list[int]], n: int, seed: int = 0) -> dict:
+    """Unconditional 2-D samples from every (sampler, steps) against fresh data; plus the data-vs-data floor."""
+    x_ref, _ = task.data(n, seed + 1000)
+    x_T = _noise(n, tuple(task.model.sample_shape), seed)
+    floor = toy_report(task.data(n, seed + 2000)[0], x_ref, log_prob=task.log_prob, seed=seed)
+    rows = []
+    for sampler, steps_list in ladder.items():
+        for steps in steps_list:
+            x, nfe, secs = run_sampler(sampler, task.model, task.schedule, x_T, steps, seed=seed)
+            row = {"sampler": sampler, "steps": steps, "nfe": nfe, "seconds": secs,
+                   **toy_report(x, x_ref, log_prob=task.log_prob, seed=seed)}
+            _log(f"{task.name} {sampler}-{steps}: SW2 {row['sliced_w2']:.4f} ({secs:.1f} s)")
+            rows.append(row)
+    return {"task": task.name, "n": n, "seed": seed, "guidance": "unconditional (null label)",
+            "model": task.info, "data_floor": floor, "rows": rows}
+
+
+def toy_guidance_sweep(task: ToyTask, scales: list[float], sampler: str, steps: int, n: int, seed: int = 0) -> dict:
+    """Class-conditional 2-D samples at each guidance scale: distance to the data, log-likelihood, adherence."""
+    x_ref, y_ref = task.data(n, seed + 1000)
+    x_T = _noise(n, tuple(task.model.sample_shape), seed)
+    rows = []
+    for scale in scales:
+        x, nfe, secs = run_sampler(sampler, task.model, task.schedule, x_T, steps, y=y_ref, scale=scale, seed=seed)
+        row = {"scale": scale, "nfe": nfe, "seconds": secs,
+               **toy_report(x, x_ref, log_prob=task.log_prob, y=y_ref, class_log_prob=task.class_log_prob, seed=seed)}
+        _log(f"{task.name} scale {scale}: SW2 {row['sliced_w2']:.4f} adherence {row.get('adherence', float('nan')):.3f}")
+        rows.append(row)
+    return {"task": task.name, "sampler": f"{sampler}-{steps}", "n": n, "seed": seed, "rows": rows}
+
+
+def _mnist_reference(task: MnistTask) -> torch.Tensor:
+    """Classifier features of the held-out digits, computed once per task."""
+    if task.reference_features is None:
+        task.reference_features, _ = classifier_outputs(task.classifier, task.heldout)
+    return task.reference_features
+
+
+def _mnist_floor(task: MnistTask, ref_feats: torch.Tensor, n: int, seed: int) -> dict:
+    """Real training digits scored like samples: the best a generator can do with n samples."""
+    idx = torch.randperm(task.train.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    return mnist_report(task.classifier, task.train[idx], task.train_labels[idx], ref_feats)
+
+
+def mnist_nfe_sweep(task: MnistTask, ladder: dict[str, list[int]], n: int, scale: float, seed: int = 0,
+                    keep: dict | None = None) -> dict:
+    """Class-conditional MNIST samples (n / 10 per digit) from every (sampler, steps): classifier metrics vs held-out."""
+    ref_feats = _mnist_reference(task)
+    y = torch.arange(n) % 10
+    x_T = _noise(n, tuple(task.model.sample_shape), seed)
+    rows = []
+    for sampler, steps_list in ladder.items():
+        for steps in steps_list:
+            x, nfe, secs = run_sampler(sampler, task.model, task.schedule, x_T, steps, y=y, scale=scale, seed=seed)
+            row = {"sampler": sampler, "steps": steps, "nfe": nfe, "seconds": secs,
+                   **mnist_report(task.classifier, x, y, ref_feats, train=task.train, heldout=task.heldout)}
+            _log(f"{task.name} {sampler}-{steps}: cFID {row['cfid']:.2f} acc {row['accuracy']:.3f} ({secs:.1f} s)")
+            rows.append(row)
+            if keep is not None:
+                keep[f"{sampler}-{steps}"] = x[:20]
+    return {"task": task.name, "n": n, "seed": seed, "guidance_scale": scale, "model": task.info,
+            "data_floor": _mnist_floor(task, ref_feats, n, seed), "rows": rows}
+
+
+def mnist_guidance_sweep(task: MnistTask, scales: list[float], sampler: str, steps: int, n: int, seed: int = 0,
+                         keep: dict | None = None) -> dict:
+    """MNIST at each guidance scale (same x_T, same labels): accuracy, diversity, classifier-FID, saturation."""
+    ref_feats = _mnist_reference(task)
+    y = torch.arange(n) % 10
+    x_T = _noise(n, tuple(task.model.sample_shape), seed)
+    rows = []
+    for scale in scales:
+        x, nfe, secs = run_sampler(sampler, task.model, task.schedule, x_T, steps, y=y, scale=scale, seed=seed)
+        row = {"scale": scale, "nfe": nfe, "seconds": secs,
+               **mnist_report(task.classifier, x, y, ref_feats, train=task.train, heldout=task.heldout)}
+        _log(f"{task.name} scale {scale}: acc {row['accuracy']:.3f} div {row['diversity']:.2f} cFID {row['cfid']:.2f} "
+             f"sat {row['saturation']:.4f} ({secs:.1f} s)")
+        rows.append(row)
+        if keep is not None:
+            keep[scale] = x[:20]
+    return {"task": task.name, "sampler": f"{sampler}-{steps}", "n": n, "seed": seed,
+            "data_floor": _mnist_floor(task, ref_feats, n, seed), "rows": rows}

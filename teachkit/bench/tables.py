@@ -1,0 +1,126 @@
+"""The benchmark results as a markdown page: environment, headline claims, then one table per section."""
+from __future__ import annotations
+
+__all__ = ["markdown"]
+
+
+def _f(v, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:.3e}"
+    return str(v)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_f(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _find(sweep: dict, sampler: str, steps: int) -> dict | None:
+    return next((r for r in sweep["rows"] if r["sampler"] == sampler and r["steps"] == steps), None)
+
+
+def _headline(sweep: dict, key: str, label: str) -> list[str]:
+    """The seed's claim (DDIM-50 ~ DDPM-1000 at 20x) and DDIM Table 1's shape (DDIM ahead at few steps)."""
+    out = []
+    ddim50, ddpm1000 = _find(sweep, "DDIM", 50), _find(sweep, "DDPM", 1000)
+    if ddim50 and ddpm1000:
+        floor = sweep.get("data_floor", {}).get(key)
+        out.append(f"- **{sweep['task']}**: {label} DDIM-50 = {_f(ddim50[key])}, DDPM-1000 = {_f(ddpm1000[key])}"
+                   f" (real data: {_f(floor)}); wall time DDPM-1000 / DDIM-50 = "
+                   f"{ddpm1000['seconds'] / ddim50['seconds']:.1f}x (NFE {ddpm1000['nfe']} vs {ddim50['nfe']}).")
+    pairs = [(s, _find(sweep, "DDIM", s), _find(sweep, "DDPM", s)) for s in (10, 20, 50, 100)]
+    pairs = [(s, a, b) for s, a, b in pairs if a and b]
+    if pairs:
+        cells = ", ".join(f"{s}: {_f(a[key], 3)} vs {_f(b[key], 3)}" for s, a, b in pairs)
+        out.append(f"  - same step count, {label} DDIM vs DDPM: {cells}.")
+    return out
+
+
+def _nfe_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
+    header = ["sampler", "steps", "NFE"] + [label for _, label in cols] + ["seconds"]
+    rows = [[r["sampler"], r["steps"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
+    floor = sweep.get("data_floor", {})
+    rows.append(["real data", "-", "-"] + [floor.get(k) for k, _ in cols] + [None])
+    return f"### {sweep['task']} (n = {sweep['n']}, seed {sweep['seed']})\n\n" + _table(header, rows)
+
+
+def _guidance_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
+    header = ["scale", "NFE"] + [label for _, label in cols] + ["seconds"]
+    rows = [[r["scale"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
+    if "data_floor" in sweep:
+        rows.append(["real data", "-"] + [sweep["data_floor"].get(k) for k, _ in cols] + [None])
+    return f"### {sweep['task']}, {sweep['sampler']} (n = {sweep['n']})\n\n" + _table(header, rows)
+
+
+def _speed_section(speed: dict) -> str:
+    parts = []
+    sb = speed.get("sampler_vs_bare")
+    if sb:
+        t = sb["times"]
+        parts.append(f"**{sb['sampler']} vs the same number of bare forwards** ({speed['model']}, batch {sb['batch']}):\n\n"
+                     + _table(["", "median s", "min s"], [[k, v["median_s"], v["min_s"]] for k, v in t.items()])
+                     + f"\n\nratio sampler / bare forwards: median {sb['ratio']['median']:.3f}, min {sb['ratio']['min']:.3f}"
+                     f" (record=True: {sb['ratio_record']['median']:.3f}); target <= 1.10.")
+    for vs in speed.get("teachkit_vs_diffusers", []):
+        rows = [[name, c["times"]["teachkit"]["median_s"], c["times"]["diffusers"]["median_s"],
+                 c["ratio_teachkit_over_diffusers"]["median"], c["ratio_teachkit_over_diffusers"]["min"]]
+                for name, c in vs.items() if name != "batch"]
+        parts.append(f"**teachkit vs diffusers schedulers driving the same model** ({speed['model']}, batch {vs['batch']};"
+                     " target ratio <= 0.90):\n\n"
+                     + _table(["sampler", "teachkit s", "diffusers s", "ratio (median)", "ratio (min)"], rows))
+    for gv in speed.get("guided_vs_unguided", []):
+        rows = [[k, v["median_s"], v["per_step_ms"]] for k, v in gv["times"].items()]
+        parts.append(f"**Guided (scale {gv['scale']}) vs unguided {gv['sampler']}** ({gv['model']}, batch {gv['batch']}):\n\n"
+                     + _table(["", "median s", "ms / step"], rows)
+                     + f"\n\nguided / unguided = {gv['ratio_guided_over_unguided']['median']:.2f}; batched CFG / two"
+                     f" separate passes = {gv['ratio_batched_over_two_passes']['median']:.2f}.")
+    return "\n\n".join(parts)
+
+
+def markdown(results: dict) -> str:
+    """The whole results page."""
+    env = results["environment"]
+    lines = [
+        "# teachkit benchmark results",
+        "",
+        f"Command: `{env['command']}` ({env['profile']} profile), {env['date']}, {env['wall_s']:.0f} s in all.",
+        f"Device: {env['device']}; torch {env['torch']} with {env['threads']} intra-op threads; diffusers {env['diffusers']};"
+        f" load average {env['load_start']} at start, {env['load_end']} at the end.",
+        "Times are wall-clock seconds for the whole batch; ratios come from one run, interleaved (median of repeats).",
+        "",
+        "## Headline claims",
+        "",
+    ]
+    for sweep in results.get("toy_nfe", []):
+        lines += _headline(sweep, "sliced_w2", "sliced W2")
+    for sweep in results.get("mnist_nfe", []):
+        lines += _headline(sweep, "cfid", "classifier-FID")
+        lines += _headline(sweep, "accuracy", "accuracy")
+    toy_cols = [("sliced_w2", "sliced W2"), ("energy", "energy dist."), ("mmd", "MMD^2"), ("log_likelihood", "mean log p")]
+    mnist_cols = [("cfid", "cFID"), ("accuracy", "accuracy"), ("diversity", "diversity"), ("saturation", "saturated")]
+    sections = [
+        ("## 1. Quality vs network evaluations (2-D)", results.get("toy_nfe", []), _nfe_section, toy_cols),
+        ("## 1b. Quality vs network evaluations (MNIST)", results.get("mnist_nfe", []), _nfe_section, mnist_cols),
+        ("## 2. Guidance sweep (MNIST)", results.get("mnist_guidance", []), _guidance_section, mnist_cols),
+        ("## 2b. Guidance sweep (2-D)", results.get("toy_guidance", []),
+         _guidance_section, toy_cols[:1] + [("log_likelihood", "mean log p"), ("adherence", "adherence")]),
+    ]
+    for title, sweeps, fn, cols in sections:
+        lines += ["", title, ""]
+        lines += [fn(s, cols) + "\n" for s in sweeps] or ["(not run: " + results.get("skipped", {}).get(title, "see log") + ")"]
+    for key, title in (("speed", "## 3. Speed (CPU)"), ("cuda", "## 4. Speed (CUDA)")):
+        lines += ["", title, ""]
+        sec = results.get(key)
+        lines.append(_speed_section(sec) if isinstance(sec, dict) and "model" in sec else f"(not run: {sec})")
+    for sweep in results.get("mnist_nfe", []) + results.get("mnist_guidance", []):
+        mem = [r.get("memorization") for r in sweep["rows"] if r.get("memorization")]
+        if mem:
+            lines += ["", f"Memorization probe ({sweep['task']}): fraction of samples closer to a training digit than to"
+                      f" any held-out digit (equal-size sets of {mem[0]['reference_size']}) ranges"
+                      f" {min(m['frac_closer_to_train'] for m in mem):.2f}-{max(m['frac_closer_to_train'] for m in mem):.2f};"
+                      f" near-copies (ratio < 1/3): at most {max(m['frac_copies'] for m in mem):.3f}."]
+            break
+    return "\n".join(lines) + "\n"

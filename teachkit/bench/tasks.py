@@ -1,0 +1,157 @@
+"""What the benchmarks sample from: the shipped models when present, an exact-score 2-D mixture always."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..schedules import NoiseSchedule, linear_schedule
+
+__all__ = ["GaussianMixtureEps", "ToyTask", "MnistTask", "mixture_task", "pretrained_toy_task", "mnist_task"]
+
+
+class GaussianMixtureEps(nn.Module):
+    """The exact eps-predictor -sqrt(1 - alpha_bar_t) grad log p_t(x_t) for a Gaussian mixture (no training error)."""
+
+    def __init__(self, means: torch.Tensor, std: float, schedule: NoiseSchedule):
+        super().__init__()
+        self.register_buffer("means", means.double())  # (K, D)
+        self.register_buffer("alpha_bar", schedule.alpha_bar.clone())  # (T,)
+        self.std = float(std)
+        self.num_classes = means.shape[0]
+        self.null_label = self.num_classes
+        self.sample_shape = (means.shape[1],)
+        self.config = dict(kind="exact Gaussian-mixture score", K=self.num_classes, std=self.std)
+
+    def component_log_prob(self, x: torch.Tensor, alpha_bar: torch.Tensor | float = 1.0) -> torch.Tensor:
+        """log N(x; sqrt(alpha_bar) m_k, (alpha_bar s^2 + 1 - alpha_bar) I) for every component k, (B, K)."""
+        ab = torch.as_tensor(alpha_bar, dtype=torch.float64).reshape(-1, 1)
+        # q(x_t | k) = N(sqrt(alpha_bar) m_k, v I) with v = alpha_bar s^2 + 1 - alpha_bar (DDPM Eq. 4 on one component)
+        v = ab * self.std**2 + 1.0 - ab  # (B, 1)
+        sq = ((x.double()[:, None, :] - ab.sqrt()[:, :, None] * self.means[None]) ** 2).sum(-1)  # (B, K)
+        d = self.means.shape[1]
+        return -0.5 * sq / v - 0.5 * d * torch.log(2 * math.pi * v)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact data log-density log p(x_0) (equal mixture weights), (B,)."""
+        return torch.logsumexp(self.component_log_prob(x), dim=1) - math.log(self.num_classes)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """eps*(x_t, t | y): the posterior over components weights each component's exact noise."""
+        ab = self.alpha_bar[t.to(self.alpha_bar.device)].reshape(-1, 1)  # (B, 1)
+        v = ab * self.std**2 + 1.0 - ab
+        logits = self.component_log_prob(x_t, ab)  # (B, K)
+        if y is not None:
+            # a real label selects its component; the null label keeps the whole mixture
+            onehot = torch.nn.functional.one_hot(y.clamp(max=self.num_classes - 1), self.num_classes).bool()
+            keep = onehot | (y == self.null_label)[:, None]
+            logits = logits.masked_fill(~keep, float("-inf"))
+        w = torch.softmax(logits, dim=1)  # (B, K) posterior p(k | x_t)
+        # eps* = -sqrt(1 - alpha_bar) grad log p_t = sqrt(1 - alpha_bar) sum_k w_k (x_t - sqrt(alpha_bar) m_k) / v
+        resid = x_t.double()[:, None, :] - ab.sqrt()[:, :, None] * self.means[None]  # (B, K, D)
+        eps = (1.0 - ab).sqrt() * (w[:, :, None] * resid).sum(1) / v
+        return eps.to(x_t.dtype)
+
+
+@dataclass
+class ToyTask:
+    """A 2-D model with a way to draw reference data and, where known, its exact densities."""
+
+    name: str
+    model: nn.Module
+    schedule: NoiseSchedule
+    data: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]]  # (n, seed) -> (x (n, 2), y (n,))
+    log_prob: Callable | None = None
+    class_log_prob: Callable | None = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class MnistTask:
+    """A class-conditional MNIST model, the metric classifier and the real digits it is judged against."""
+
+    name: str
+    model: nn.Module
+    schedule: NoiseSchedule
+    classifier: nn.Module
+    train: torch.Tensor  # (N, 1, 28, 28) in [-1, 1]
+    train_labels: torch.Tensor
+    heldout: torch.Tensor
+    heldout_labels: torch.Tensor
+    info: dict = field(default_factory=dict)
+    reference_features: torch.Tensor | None = None  # classifier features of `heldout`, filled on first use
+
+
+def mixture_task(K: int = 8, radius: float = 2.0, std: float = 0.15) -> ToyTask:
+    """Eight Gaussians on a ring with the exact score: any gap to the data is the sampler's discretisation error."""
+    schedule = linear_schedule()
+    angles = torch.arange(K, dtype=torch.float64) * 2 * math.pi / K
+    means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+    model = GaussianMixtureEps(means, std, schedule)
+
+    def data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        y = torch.randint(0, K, (n,), generator=g)
+        return (means[y] + std * torch.randn(n, 2, generator=g, dtype=torch.float64)).float(), y
+
+    return ToyTask(f"ring{K} (exact score)", model, schedule, data, model.log_prob, model.component_log_prob,
+                   info={"model": model.config, "params": 0})
+
+
+def _params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def pretrained_toy_task() -> ToyTask | None:
+    """The shipped toy-2d-cfg and its toy, or None while it is not there."""
+    try:
+        from ..checkpoints import load_pretrained
+        from ..datasets import toy
+
+        model, schedule, info = load_pretrained("toy-2d-cfg")
+    except (ImportError, FileNotFoundError, KeyError, ValueError) as err:  # not trained / shipped yet
+        print(f"[bench] toy-2d-cfg unavailable: {err}")
+        return None
+    name = info.get("toy") or info.get("dataset") or getattr(__import__("teachkit.recipes").recipes, "TOY_NAME", "moons")
+    log_prob = class_log_prob = None
+    try:
+        from ..datasets import toy_density
+
+        density = toy_density(name)
+        log_prob = getattr(density, "log_prob", density if callable(density) else None)
+        class_log_prob = getattr(density, "class_log_prob", None)
+    except (ImportError, NotImplementedError, TypeError, ValueError, KeyError) as err:
+        print(f"[bench] no exact density for toy {name!r}: {err}")
+    return ToyTask(f"toy-2d-cfg ({name})", model.eval(), schedule, lambda n, seed: toy(name, n, seed=seed),
+                   log_prob, class_log_prob, info={"model": getattr(model, "config", {}), "params": _params(model)})
+
+
+def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int | None = None) -> MnistTask | None:
+    """The shipped mnist-cfg + mnist-classifier + MNIST splits (optionally the first n of each); with quick=True,
+    tiny random nets stand in while the checkpoints are missing."""
+    from ..datasets import mnist_tensors
+
+    train, train_labels = (v[:n_train] for v in mnist_tensors("train"))
+    heldout, heldout_labels = (v[:n_heldout] for v in mnist_tensors("test"))
+    try:
+        from ..checkpoints import load_pretrained
+
+        model, schedule, info = load_pretrained("mnist-cfg")
+        classifier, _, cinfo = load_pretrained("mnist-classifier")
+        model, classifier = model.float().eval(), classifier.float().eval()
+        name = "mnist-cfg"
+        info = {"model": getattr(model, "config", {}), "params": _params(model), "classifier": cinfo.get("metrics", {})}
+    except (ImportError, FileNotFoundError, KeyError, ValueError) as err:
+        if not quick:
+            print(f"[bench] mnist-cfg / mnist-classifier unavailable: {err}")
+            return None
+        from ..models import MnistClassifier, SmallUNet
+
+        torch.manual_seed(0)
+        model, classifier = SmallUNet(channels=(8, 16, 16), emb_dim=32).eval(), MnistClassifier().eval()
+        schedule, name = linear_schedule(), "random SmallUNet (smoke test only)"
+        info = {"model": model.config, "params": _params(model)}
+    return MnistTask(name, model, schedule, classifier, train, train_labels, heldout, heldout_labels, info)

@@ -1,0 +1,51 @@
+"""The benchmark harness: the exact-score mixture model is exact, and the quick profile runs end to end."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from teachkit.bench import main
+from teachkit.bench.tasks import mixture_task
+from teachkit.samplers import ddim_sample
+
+
+def test_mixture_eps_is_minus_sigma_times_the_score_of_the_noisy_marginal():
+    task = mixture_task()
+    model = task.model
+    x = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    for t in (0, 300, 999):
+        ab = float(task.schedule.alpha_bar[t])
+        # log p_t(x) = logsumexp_k log N(x; sqrt(ab) m_k, v I) - log K, differentiated by autograd
+        log_p = torch.logsumexp(model.component_log_prob(x, ab), dim=1).sum()
+        (score,) = torch.autograd.grad(log_p, x)
+        eps = model(x.detach(), torch.full((16,), t))
+        torch.testing.assert_close(eps, -math.sqrt(1 - ab) * score, rtol=1e-9, atol=1e-9)
+
+
+def test_mixture_labels_select_their_component():
+    task = mixture_task()
+    x_T = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(400) % task.model.num_classes
+    x0 = ddim_sample(task.model, task.schedule, x_T, 50, y=y, record=False).sample
+    # the exact conditional score puts each sample at its own ring position
+    assert (task.class_log_prob(x0).argmax(dim=1) == y).float().mean() > 0.99
+
+
+@pytest.mark.slow
+def test_quick_profile_writes_results(tmp_path):
+    assert main(["--quick", "--only", "toy", "speed", "--threads", "1", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert results["environment"]["threads"] == 1
+    assert results["toy_nfe"][0]["rows"] and "ratio" in results["speed"]["sampler_vs_bare"]
+    assert (tmp_path / "RESULTS.md").read_text().startswith("# teachkit benchmark results")
+    assert (tmp_path / "quality_vs_nfe_2d.png").stat().st_size > 0
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="mnist-n"):
+        main(["--quick", "--mnist-n", "3", "--only", "toy"])
+    with pytest.raises(SystemExit):
+        main(["--only", "nonsense"])
