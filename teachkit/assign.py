@@ -14,7 +14,8 @@ STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 TEXT_STUB = "YOUR ANSWER HERE"
 # a marker line: '### BEGIN SOLUTION', '### END HIDDEN TESTS', ... (nbgrader's delimiters)
 _MARKER = re.compile(r"^(?P<indent>\s*)#+\s*(?P<edge>BEGIN|END)\s+(?P<kind>SOLUTION|HIDDEN TESTS)\s*$")
-_NEAR_MISS = re.compile(r"(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS?)", re.IGNORECASE)
+# nbgrader treats any line containing a delimiter as a marker; so do we, and reject the ones we cannot read
+_NEAR_MISS = re.compile(r"(BEGIN|END)\s*(SOLUTION|HIDDEN\s*TESTS?)", re.IGNORECASE)
 
 
 class MarkerError(ValueError):
@@ -28,8 +29,9 @@ def strip_source(source: str, where: str = "cell", markdown: bool = False) -> tu
     counts = {"SOLUTION": 0, "HIDDEN TESTS": 0}
     for n, line in enumerate(source.splitlines(), start=1):
         m = _MARKER.match(line)
-        if m is None and _NEAR_MISS.search(line) and line.lstrip().startswith("#"):
-            raise MarkerError(f"{where}, line {n}: {line.strip()!r} looks like a marker but is not one; "
+        if m is None and _NEAR_MISS.search(line):
+            raise MarkerError(f"{where}, line {n}: {line.strip()!r} looks like a marker but is not a marker line "
+                              "(nbgrader would treat it as one); "
                               "write exactly '### BEGIN SOLUTION', '### END SOLUTION', "
                               "'### BEGIN HIDDEN TESTS' or '### END HIDDEN TESTS'")
         if m is None:
