@@ -79,19 +79,20 @@ def _check_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> No
             raise ValueError(f"labels must lie in 0 .. {num_classes - 1}, got [{int(y.min())}, {int(y.max())}]")
 
 
-def _save_state(path: Path, step: int, model, ema, opt, gen, losses) -> None:
+def _save_state(path: Path, step: int, model, ema, opt, gen, losses, perm, pos) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
     for i, state in opt.state_dict()["state"].items():
         tensors.update({f"opt.{i}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()})
     tensors["rng"] = gen.get_state()
+    tensors["perm"] = perm.detach().cpu()
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp))
     tmp.replace(path.with_suffix(".safetensors"))
-    path.with_suffix(".json").write_text(json.dumps({"step": step, "losses": losses}))
+    path.with_suffix(".json").write_text(json.dumps({"step": step, "pos": pos, "losses": losses}))
 
 
-def _load_state(path: Path, model, ema, opt, gen) -> tuple[int, list[float]]:
+def _load_state(path: Path, model, ema, opt, gen) -> tuple[int, list[float], torch.Tensor, int]:
     tensors = load_file(str(path.with_suffix(".safetensors")))
     meta = json.loads(path.with_suffix(".json").read_text())
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -103,7 +104,8 @@ def _load_state(path: Path, model, ema, opt, gen) -> tuple[int, list[float]]:
             state.setdefault(int(i), {})[name] = v
     opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
     gen.set_state(tensors["rng"])
-    return int(meta["step"]), list(meta["losses"])
+    # states written before the permutation was saved restart the epoch order
+    return int(meta["step"]), list(meta["losses"]), tensors.get("perm"), int(meta.get("pos", 0))
 
 
 def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.Tensor | None = None, *,
@@ -131,12 +133,13 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
     null_label = getattr(model, "null_label", None)
     alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
     ckpt = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
-    start, losses = 0, []
+    start, losses, perm, pos = 0, [], None, 0
     if resume:
         if ckpt is None or not ckpt.with_suffix(".json").exists():
             raise FileNotFoundError(f"resume=True but there is no training state at {ckpt}(.safetensors/.json)")
-        start, losses = _load_state(ckpt, model, ema, opt, gen)
-    N, perm, pos = x.shape[0], None, 0
+        start, losses, perm, pos = _load_state(ckpt, model, ema, opt, gen)
+        perm = perm.to(device) if perm is not None else None
+    N = x.shape[0]
     pending: list[torch.Tensor] = []
     t0 = time.perf_counter()
     bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc="train", leave=True)
@@ -172,6 +175,6 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
             callback(done, losses, ema)
         if ckpt is not None and (done % checkpoint_every == 0 or done == steps):
             ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _save_state(ckpt, done, model, ema, opt, gen, losses)
+            _save_state(ckpt, done, model, ema, opt, gen, losses, perm, pos)
     bar.close()
     return TrainResult(ema_model=ema, model=model, losses=losses, steps=steps, wall_time_s=time.perf_counter() - t0)
