@@ -14,7 +14,7 @@ from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
 __all__ = [
-    "as_numpy", "new_figure", "plot_schedules", "make_grid", "show_grid", "frame_at",
+    "as_numpy", "new_figure", "freeze_layout", "plot_schedules", "make_grid", "show_grid", "frame_at",
     "ScatterArtists", "init_scatter", "set_paths", "set_scatter_frame", "plot_trajectory_2d",
     "pareto_front", "plot_pareto", "animate", "animation_html", "CLASS_COLORS",
 ]
@@ -39,6 +39,14 @@ def new_figure(figsize: tuple[float, float] = (6.0, 4.0), dpi: int = 80) -> Figu
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def freeze_layout(fig: Figure) -> None:
+    """Run the constrained layout once, then fix it: per-frame redraws skip the layout solve (about 2x faster)."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine("none")
 
 
 def plot_schedules(schedules: dict, axes: Sequence[Axes] | None = None) -> Sequence[Axes]:
@@ -123,7 +131,8 @@ def init_scatter(ax: Axes, data=None, lim: float = 4.0) -> ScatterArtists:
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize="x-small", markerscale=2)
-    return ScatterArtists(ax, reference, paths, x0_hat, particles, ax.set_title("", fontsize="small"))
+    # a two-line placeholder title, so a layout computed now leaves room for "sampler ...\nframe ..."
+    return ScatterArtists(ax, reference, paths, x0_hat, particles, ax.set_title(" \n ", fontsize="small"))
 
 
 def set_paths(artists: ScatterArtists, xs, max_paths: int = 64) -> None:

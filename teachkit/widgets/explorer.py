@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import ipywidgets as W
+import matplotlib
 import numpy as np
 import torch
 
@@ -77,6 +78,7 @@ class TrajectoryExplorerBase(W.VBox):
         self._quiet = False
         self._build_controls(sampler, steps, eta, scale, cls, min(max_steps, schedule.T))
         self.view = self._make_view(self.host.fig)
+        viz.freeze_layout(self.host.fig)
         self.children = [self.controls, self.host.widget, W.HBox([self.play, self.frame]), self.bar.widget]
         self.add_class("teachkit-explorer")
         self._on_params()
@@ -191,21 +193,24 @@ class TrajectoryExplorerBase(W.VBox):
         self.host.refresh()
 
     # ---- export -------------------------------------------------------------------------------
-    def to_animation(self, path: str | None = None, max_frames: int = 40, interval: int = 120):
+    def to_animation(self, path: str | None = None, max_frames: int = 30, interval: int = 150):
         """A static export of the current trajectory: HTML (JS player) to display, or a file (.gif/.html)."""
         from IPython.display import HTML
 
         fig = viz.new_figure(self.figsize, dpi=72)
         live_host, live_view = self.host, self.view
         self.host, self.view = _StaticHost(fig), self._make_view(fig)
+        viz.freeze_layout(fig)
         try:
             self._set_trajectory(self.frames)
             anim = viz.animate(fig, self.show_frame, self.frames.steps + 1, max_frames, interval)
-            if path is None:
-                return HTML(viz.animation_html(anim))
-            if str(path).endswith(".html"):
+            if path is None or str(path).endswith(".html"):
+                with matplotlib.rc_context({"animation.frame_format": "jpeg"}):  # ~3x smaller than PNG
+                    page = viz.animation_html(anim)
+                if path is None:
+                    return HTML(page)
                 with open(path, "w") as fh:
-                    fh.write(viz.animation_html(anim))
+                    fh.write(page)
             else:
                 anim.save(path, writer="pillow", fps=max(1, 1000 // interval))
             return path

@@ -45,6 +45,7 @@ class GuidanceSweep(W.VBox):
         self.readout = W.HTML("")
         self.scale.observe(self._update, names="value")
         self._build()
+        viz.freeze_layout(self.host.fig)
         self.children = [self.scale, W.HBox([self.host.widget, self.readout]), self.bar.widget]
         self._update()
 
@@ -56,7 +57,7 @@ class GuidanceSweep(W.VBox):
             ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
         else:
             self.view = viz.show_grid(self.x_T.cpu(), ax, nrow=self.n_per_class)
-        self.title = ax.set_title("", fontsize="small")
+        self.title = ax.set_title(" ", fontsize="small")
 
     def sample(self, scale: float) -> tuple[torch.Tensor, int, dict]:
         """Sample every class at `scale` with the chosen public sampler, and score it with the metric."""

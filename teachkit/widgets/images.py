@@ -40,7 +40,7 @@ class ImageTrajectoryExplorer(TrajectoryExplorerBase):
         for ax, name in ((ax_x, "x_t"), (ax_x0, "x0_hat")):
             ax.set_axis_off()
             ax.set_title(name, fontsize="small")
-        return _GridView(im_x, im_x0, fig.suptitle("", fontsize="small"))
+        return _GridView(im_x, im_x0, fig.suptitle(" \n ", fontsize="small"))
 
     def _draw_frame(self, frames: Frames, k: int, title: str) -> None:
         x, x0_hat = viz.frame_at(frames, k)

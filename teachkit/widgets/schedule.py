@@ -37,6 +37,7 @@ class ScheduleExplorer(W.VBox):
         self.schedule.observe(self._update, names="value")
         self.t.observe(self._update, names="value")
         self._build()
+        viz.freeze_layout(self.host.fig)
         self.children = [W.HBox([self.schedule, self.t]), self.host.widget, self.bar.widget]
         self._update()
 
@@ -57,7 +58,7 @@ class ScheduleExplorer(W.VBox):
             self.axes["x2d"].set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
         if self.images is not None:
             self.image = viz.show_grid(self.images, self.axes["img"])
-        self.title = fig.suptitle("", fontsize="small")
+        self.title = fig.suptitle(" ", fontsize="small")
 
     @guarded
     def _update(self, change=None) -> None:
