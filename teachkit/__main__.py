@@ -19,7 +19,9 @@ def _machine(threads: int) -> dict:
 
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "torch_threads": threads, "torch": torch.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(),
+            # other jobs shared these cores while it ran: the 1-minute load average at the end says how busy
+            "load_average_1min": round(os.getloadavg()[0], 1)}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
