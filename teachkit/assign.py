@@ -6,7 +6,8 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["MarkerError", "strip_source", "make_student", "assign", "main", "STUB", "EXERCISES"]
+__all__ = ["MarkerError", "strip_source", "make_student", "assign", "grade", "add_arguments", "cmd_assign", "main",
+           "STUB", "EXERCISES"]
 
 EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
 # nbgrader's default stubs: code_stub {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}, text_stub
@@ -105,20 +106,77 @@ def assign(sources: list[Path] | None = None, out: Path | None = None) -> list[P
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m teachkit assign [NOTEBOOKS...] [--out DIR]`; returns the exit status (2 on bad markers)."""
-    parser = argparse.ArgumentParser(prog="python -m teachkit assign", description=__doc__)
+def grade(submission: Path, instructor: Path | None = None, timeout: int = 600) -> list[dict]:
+    """Run a submission with the instructor's test cells put back (hidden tests included); one result per test cell."""
+    import copy
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    submission = Path(submission)
+    instructor = Path(instructor) if instructor is not None else EXERCISES / submission.name
+    for p in (submission, instructor):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such notebook")
+    nb, source = nbformat.read(submission, as_version=4), nbformat.read(instructor, as_version=4)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    found = {}
+    for i, cell in enumerate(nb.cells):
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in tests:  # the instructor's version: hidden tests back in, student edits to tests undone
+            nb.cells[i] = copy.deepcopy(tests[gid])
+            found[gid] = i
+    if set(tests) - set(found):
+        raise MarkerError(f"{submission.name} lacks the test cell(s) {sorted(set(tests) - set(found))} of "
+                          f"{instructor.name}: was it made from this notebook, with its cells kept?")
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(submission.parent)}}).execute()
+    results = []
+    for gid, i in found.items():
+        errors = [o for o in nb.cells[i].outputs if o.output_type == "error"]
+        points = float(tests[gid].metadata["nbgrader"].get("points", 0))
+        results.append({"grade_id": gid, "points": points, "earned": 0.0 if errors else points,
+                        "error": f"{errors[0].ename}: {errors[0].evalue}" if errors else ""})
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `assign` subcommand's arguments (for `python -m teachkit assign`)."""
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="instructor notebooks (default: notebooks/exercises/*.ipynb)")
+                        help="instructor notebooks (default: notebooks/exercises/*.ipynb); with --grade, submissions")
     parser.add_argument("--out", type=Path, default=None,
                         help="where the student copies go (default: notebooks/exercises/student)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--grade", action="store_true",
+                        help="grade the given submissions against the instructor notebooks of the same name")
+    parser.add_argument("--instructor", type=Path, default=EXERCISES,
+                        help="with --grade: the folder of instructor notebooks (default: notebooks/exercises)")
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    """Run `assign` (or `assign --grade`) from parsed arguments; exit status 2 on bad markers or missing files."""
     try:
-        assign(args.notebooks, args.out)
+        if not args.grade:
+            assign(args.notebooks, args.out)
+            return 0
+        if not args.notebooks:
+            raise FileNotFoundError("--grade needs the submitted notebooks to grade")
+        for sub in args.notebooks:
+            results = grade(sub, Path(args.instructor) / Path(sub).name)
+            earned, total = sum(r["earned"] for r in results), sum(r["points"] for r in results)
+            print(f"{sub}: {earned:g} / {total:g} points")
+            for r in results:
+                print(f"  {r['grade_id']:24s} {r['earned']:g} / {r['points']:g}  {r['error'][:100]}")
     except (MarkerError, FileNotFoundError) as err:
         print(f"assign: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m teachkit assign [NOTEBOOKS...] [--out DIR] [--grade]`; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m teachkit assign", description=__doc__)
+    add_arguments(parser)
+    return cmd_assign(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -310,3 +310,22 @@ def test_assign_names_notebook_and_cell_and_writes_nothing(tmp_path, capsys):
 def test_assign_rejects_a_notebook_without_answers(tmp_path):
     with pytest.raises(MarkerError, match="none.ipynb: no '### BEGIN SOLUTION'"):
         assign([_notebook(tmp_path, "none.ipynb", ["print(1)"])], tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_grade_puts_hidden_tests_back_and_counts_points(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("nbclient")
+    root = str(EXERCISES.parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    instructor = nbformat.read(EXERCISES / "ex03_guidance.ipynb", as_version=4)
+    student = nbformat.read(assign([EXERCISES / "ex03_guidance.ipynb"], tmp_path)[0], as_version=4)
+    for i, cell in enumerate(student.cells):
+        meta = nbgrader_meta(cell)
+        if meta.get("grade_id") == "cfg_combine":  # the student answered the first part only ...
+            cell.source = instructor.cells[i].source
+        if meta.get("grade_id") == "test_guided_sampler":  # ... and "fixed" a test by deleting it
+            cell.source = "pass"
+    nbformat.write(student, tmp_path / "ex03_guidance.ipynb")
+    assert main(["--grade", str(tmp_path / "ex03_guidance.ipynb")]) == 0
+    out = capsys.readouterr().out
+    assert "2 / 5 points" in out and "NotImplementedError" in out
