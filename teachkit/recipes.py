@@ -133,7 +133,7 @@ def evaluate_toy(model: nn.Module, schedule, *, n: int = 2000, steps: int = 50, 
     return out
 
 
-def _mnist_cfg_build(steps_default: int = 4000):
+def _mnist_cfg_build():
     x, y = mnist_tensors("train")
     return SmallUNet(channels=(32, 64, 64), num_classes=10), x, y
 
@@ -151,7 +151,7 @@ RECIPES = {
     "mnist-cfg": dict(kind="eps", build=_mnist_cfg_build, data="data/mnist train split (4,500 digits)",
                       data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
                       schedule=dict(name="linear", T=1000), dtype=torch.float16,
-                      train=dict(steps=4000, batch_size=128, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
+                      train=dict(steps=4500, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
     "mnist-classifier": dict(kind="classifier", build=lambda: (MnistClassifier(), *mnist_tensors("train")),
                              data="data/mnist train split (4,500 digits)",
                              data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
