@@ -128,6 +128,6 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> tuple[nn.M
     if name not in PRETRAINED:
         raise ValueError(f"no pretrained model named {name!r}; available: {', '.join(PRETRAINED)}")
     path = checkpoint_dir() / name
-    if not path.with_suffix(".json").exists() and not Path(str(path) + ".json").exists():
+    if not (checkpoint_dir() / f"{name}.json").exists():
         raise FileNotFoundError(f"{name}: {path}.json is missing; rebuild it with `python -m teachkit train {name}`")
     return load_checkpoint(path, device=device)
