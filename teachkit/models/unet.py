@@ -51,7 +51,7 @@ class SmallUNet(nn.Module):
         self.sample_shape = (in_channels, image_size, image_size)
         self.num_classes = num_classes
         self.null_label = num_classes
-        self.time_emb = TimestepEmbedding(emb_dim // 2 * 2, emb_dim)
+        self.time_emb = TimestepEmbedding(emb_dim, emb_dim)
         self.label_emb = LabelEmbedding(num_classes, emb_dim) if num_classes is not None else None
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         self.down = nn.ModuleList()
