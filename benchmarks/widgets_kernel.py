@@ -57,6 +57,13 @@ def main() -> dict:
            "loadavg_before": [round(v, 2) for v in os.getloadavg()],
            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                     cwd=REPO).stdout.strip()}
+    from teachkit import viz
+
+    empty = viz.new_figure((5.0, 5.0), dpi=80)
+    empty.add_subplot()
+    viz.freeze_layout(empty)
+    # calibration: an empty axes' Agg draw (about 10-20 ms on an idle core; scales with machine load)
+    res["calibration_empty_axes_agg_draw"] = summary(timed(empty.canvas.draw, 20))
     model, schedule, kind = load("toy-2d-cfg")
     res["toy_model"] = kind
     plt.switch_backend("module://ipympl.backend_nbagg")  # the live path (%matplotlib widget)

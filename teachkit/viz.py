@@ -118,8 +118,12 @@ class ScatterArtists:
     title: Text
 
 
-def init_scatter(ax: Axes, data=None, lim: float = 4.0) -> ScatterArtists:
-    """Create the (initially empty) artists of a 2-D trajectory view: reference data, paths, x0_hat, particles."""
+def init_scatter(ax: Axes, data=None, lim: float = 4.0, density=None) -> ScatterArtists:
+    """Create the artists of a 2-D trajectory view: density (X, Y, p grid), reference data, paths, x0_hat, particles."""
+    if density is not None:
+        X, Y, p = (np.asarray(a) for a in density)
+        ax.imshow(p, origin="lower", extent=(X.min(), X.max(), Y.min(), Y.max()), cmap="Greys", alpha=0.35,
+                  interpolation="bilinear", zorder=0)
     ref = as_numpy(data) if data is not None else np.zeros((0, 2), np.float32)
     reference = ax.scatter(ref[:, 0], ref[:, 1], s=4, c="0.8", linewidths=0, label="data", zorder=1)
     paths = LineCollection([], colors=(0.3, 0.3, 0.6, 0.15), linewidths=0.6, zorder=2)

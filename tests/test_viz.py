@@ -49,6 +49,10 @@ def test_scatter_artists_update_in_place():
     np.testing.assert_array_equal(particles.get_offsets(), traj.xs[1].numpy())
     assert len(artists.paths.get_segments()) == 5 and artists.title.get_text() == "hello"
     assert artists.reference.get_offsets().shape == (7, 2)
+    grid = np.linspace(-2, 2, 5)
+    X, Y = np.meshgrid(grid, grid)
+    with_density = viz.init_scatter(viz.new_figure().subplots(), density=(X, Y, np.exp(-X**2 - Y**2)))
+    assert len(with_density.ax.images) == 1 and with_density.ax.images[0].get_extent() == [-2, 2, -2, 2]
     viz.set_scatter_frame(artists, traj, 2, title="two")
     assert artists.particles is particles
     np.testing.assert_array_equal(particles.get_offsets(), traj.xs[2].numpy())

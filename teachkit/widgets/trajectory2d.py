@@ -12,13 +12,15 @@ __all__ = ["TrajectoryExplorer2D"]
 class TrajectoryExplorer2D(TrajectoryExplorerBase):
     """Explore how a 2-D model's samples travel x_T -> x_0 as the sampler, steps, eta, scale and class change.
 
-    `data` (an (N, 2) array/tensor) is drawn in grey for reference; `n` particles share one fixed x_T.
+    `data` (an (N, 2) array/tensor) is drawn in grey for reference, `density` (X, Y, p) as a shaded
+    background (e.g. `teachkit.toy2d.toy_density(name)`); `n` particles share one fixed x_T.
     """
 
     figsize = (5.0, 5.0)
 
-    def __init__(self, model, schedule, data=None, *, n: int = 1000, max_paths: int = 64,
+    def __init__(self, model, schedule, data=None, *, density=None, n: int = 1000, max_paths: int = 64,
                  lim: float | None = None, **kwargs) -> None:
+        self.density = density
         self.data = None if data is None else viz.as_numpy(data)
         if self.data is not None and (self.data.ndim != 2 or self.data.shape[1] != 2):
             raise ValueError(f"data must have shape (N, 2), got {self.data.shape}")
@@ -31,7 +33,7 @@ class TrajectoryExplorer2D(TrajectoryExplorerBase):
         super().__init__(model, schedule, n=n, sample_shape=(2,), **kwargs)
 
     def _make_view(self, fig) -> viz.ScatterArtists:
-        return viz.init_scatter(fig.add_subplot(), self.data, lim=self.lim)
+        return viz.init_scatter(fig.add_subplot(), self.data, lim=self.lim, density=self.density)
 
     def _set_trajectory(self, frames: Frames) -> None:
         viz.set_paths(self.view, frames.xs, self.max_paths)
