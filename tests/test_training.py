@@ -91,3 +91,31 @@ def test_bad_training_input():
         train(model, s, x, y, steps=1, p_uncond=1.0, progress=False)
     with pytest.raises(ValueError, match="positive integer"):
         train(model, s, x, y, steps=0, progress=False)
+
+
+def test_augment_keeps_shape_and_background():
+    from teachkit.recipes import augment
+
+    g = torch.Generator().manual_seed(0)
+    blank = -torch.ones(4, 1, 28, 28)
+    assert torch.allclose(augment(blank, g), blank, atol=1e-6)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    out = augment(x, g)
+    assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_evaluations_run_on_small_models():
+    from teachkit.checkpoints import load_pretrained
+    from teachkit.models import MnistClassifier, SmallUNet
+    from teachkit.recipes import evaluate_mnist_cfg, evaluate_toy
+
+    torch.manual_seed(0)
+    q = evaluate_mnist_cfg(SmallUNet(channels=(8, 16), emb_dim=32), linear_schedule(), MnistClassifier(),
+                           per_class=1, steps=2, scales=(3.0,))
+    assert q["samples"] == 10 and 0 <= q["scales"]["3.0"]["accuracy"] <= 1
+    assert sum(q["scales"]["3.0"]["predicted_counts"]) == 10
+    model, schedule, _ = load_pretrained("toy-2d-cfg")
+    q = evaluate_toy(model, schedule, n=300, steps=10, scales=(3.0,))
+    # the shipped toy model follows its labels and beats pure noise by far
+    assert q["scale_3"]["class_adherence"] > 0.95
+    assert q["unconditional"]["sliced_w2"] < 0.5
