@@ -21,7 +21,7 @@ __all__ = ["main", "PROFILES"]
 SCALES = [0, 1, 2, 3, 5, 7.5, 10, 15, 20, 30]
 FULL_LADDER = {"DDPM": [10, 20, 50, 100, 250, 1000], "DDIM": [5, 10, 20, 50, 100], "DPM-Solver++(2M)": [5, 10, 15, 20]}
 PROFILES = {
-    "full": dict(toy_n=4000, toy_ladder=FULL_LADDER, toy_scales=SCALES, toy_guidance_steps=50,
+    "full": dict(toy_n=2000, toy_ladder=FULL_LADDER, toy_scales=SCALES, toy_guidance_steps=50,
                  mnist_n=100, mnist_train_n=None, mnist_heldout_n=None, mnist_ladder=FULL_LADDER, mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
                  speed_batch=10_000, speed_steps=50, small_batch=256, repeats=5, unet_batch=64, unet_steps=10,
                  vs_diffusers_steps=(50, 100, 20)),
@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="seconds-long smoke test (CI); writes to a temp dir by default")
     p.add_argument("--out", type=Path, default=None, help="results directory (default benchmarks/results)")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="run only these sections")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    # one thread by default: on a shared 2-core machine two busy 2-thread processes slow each other many-fold
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1; 0 = torch's choice)")
     p.add_argument("--mnist-n", type=int, default=None, help="MNIST samples per setting (overrides the profile)")
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--mnist-n={args.mnist_n}: need at least 10 samples (one per digit)")
         prof["mnist_n"] = args.mnist_n
     threads_before = torch.get_num_threads()
-    if args.threads is not None:
+    if args.threads < 0:
+        raise ValueError(f"--threads={args.threads}: give a positive thread count, or 0 for torch's default")
+    if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
         return _run(args, profile, prof)

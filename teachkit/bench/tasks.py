@@ -115,16 +115,15 @@ def pretrained_toy_task() -> ToyTask | None:
     except (ImportError, FileNotFoundError, KeyError, ValueError) as err:  # not trained / shipped yet
         print(f"[bench] toy-2d-cfg unavailable: {err}")
         return None
-    name = info.get("toy") or info.get("dataset") or getattr(__import__("teachkit.recipes").recipes, "TOY_NAME", "moons")
-    log_prob = class_log_prob = None
+    name = (info.get("quality") or {}).get("toy") or "moons"
     try:
-        from ..datasets import toy_density
+        from ..datasets import toy_class_log_prob, toy_log_prob
 
-        density = toy_density(name)
-        log_prob = getattr(density, "log_prob", density if callable(density) else None)
-        class_log_prob = getattr(density, "class_log_prob", None)
-    except (ImportError, NotImplementedError, TypeError, ValueError, KeyError) as err:
+        log_prob = lambda x: toy_log_prob(name, x)  # noqa: E731
+        class_log_prob = lambda x: toy_class_log_prob(name, x)  # noqa: E731
+    except ImportError as err:
         print(f"[bench] no exact density for toy {name!r}: {err}")
+        log_prob = class_log_prob = None
     return ToyTask(f"toy-2d-cfg ({name})", model.eval(), schedule, lambda n, seed: toy(name, n, seed=seed),
                    log_prob, class_log_prob, info={"model": getattr(model, "config", {}), "params": _params(model)})
 
