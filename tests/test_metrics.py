@@ -226,3 +226,26 @@ def test_saturated_fraction_counts_pixels_outside_the_data_range():
     assert M.saturated_fraction(torch.ones(2, 1, 28, 28)) == 0.0  # exactly +-1 is real data, not saturation
     with pytest.raises(ValueError, match="threshold"):
         M.saturated_fraction(x, threshold=0.0)
+
+
+def test_shipped_classifier_scores_held_out_digits_far_better_than_noise():
+    """With the real mnist-classifier: held-out digits ("a perfect generator") beat noise on every metric."""
+    try:
+        from teachkit.checkpoints import load_pretrained
+        from teachkit.datasets import mnist_tensors
+
+        clf, _, _ = load_pretrained("mnist-classifier")
+        train, _ = mnist_tensors("train")
+        heldout, y_held = mnist_tensors("test")
+    except (ImportError, FileNotFoundError) as err:
+        pytest.skip(f"shipped classifier or MNIST not available: {err}")
+    real_a, real_b = heldout[:250], heldout[250:]
+    ref_feats, _ = M.classifier_outputs(clf, real_b)
+    noise = torch.rand(250, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    perfect = M.mnist_report(clf, real_a, y_held[:250], ref_feats, train=train, heldout=real_b)
+    bad = M.mnist_report(clf, noise, y_held[:250], ref_feats)
+    assert perfect["cfid"] < 0.2 * bad["cfid"]
+    assert perfect["accuracy"] > 0.9 and bad["accuracy"] < 0.5
+    assert perfect["saturation"] == 0.0
+    # held-out digits are no closer to the training set than to other held-out digits
+    assert perfect["memorization"]["frac_copies"] < 0.05

@@ -142,7 +142,7 @@ def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int |
         classifier, _, cinfo = load_pretrained("mnist-classifier")
         model, classifier = model.float().eval(), classifier.float().eval()
         name = "mnist-cfg"
-        info = {"model": getattr(model, "config", {}), "params": _params(model), "classifier": cinfo.get("metrics", {})}
+        info = {"model": getattr(model, "config", {}), "params": _params(model), "classifier": cinfo.get("quality", {})}
     except (ImportError, FileNotFoundError, KeyError, ValueError) as err:
         if not quick:
             print(f"[bench] mnist-cfg / mnist-classifier unavailable: {err}")
