@@ -91,6 +91,17 @@ def test_cache_is_bounded(toy):
     for s in (4, 5, 6):
         e.steps.value = s
     assert len(e.cache) == 2 and e.cache.misses == 4
+    small = TrajectoryExplorer2D(model, schedule, n=8, steps=3, cache_bytes=1, live=False)
+    small.steps.value = 4
+    assert len(small.cache) == 1 and small.cache.nbytes == small.frames.nbytes  # the newest is always kept
+
+
+def test_unconditional_model():
+    from teachkit.models import ToyMLP
+
+    e = TrajectoryExplorer2D(ToyMLP(hidden=16, layers=2), linear_schedule(50), n=8, steps=5, live=False)
+    assert e.bar.last_error is None and e.cls.value == "unconditional" and e.scale.disabled
+    assert "NFE 5" in e.view.title.get_text() and e.frames.labels is None
 
 
 @pytest.mark.parametrize("sampler", ["DDPM", "DDIM", "DPM-Solver++"])

@@ -77,14 +77,17 @@ class FigureHost:
 
 
 class BoundedCache:
-    """A least-recently-used dict with at most `maxsize` entries and hit/miss counters."""
+    """A least-recently-used dict bounded by entry count and (via `sizeof`) by total bytes, with hit/miss counters."""
 
-    def __init__(self, maxsize: int = 8) -> None:
+    def __init__(self, maxsize: int = 8, max_bytes: int | None = None,
+                 sizeof: Callable[[Any], int] | None = None) -> None:
         if maxsize < 1:
             raise ValueError(f"cache maxsize must be >= 1, got {maxsize}")
-        self.maxsize = maxsize
+        self.maxsize, self.max_bytes = maxsize, max_bytes
+        self.sizeof = sizeof or (lambda value: 0)
         self.hits = 0
         self.misses = 0
+        self.nbytes = 0
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
@@ -96,8 +99,12 @@ class BoundedCache:
         self.misses += 1
         value = compute()
         self._data[key] = value
-        while len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
+        self.nbytes += self.sizeof(value)
+        # evict the least recently used entries, but always keep the newest one
+        while len(self._data) > 1 and (len(self._data) > self.maxsize or
+                                       (self.max_bytes is not None and self.nbytes > self.max_bytes)):
+            _, old = self._data.popitem(last=False)
+            self.nbytes -= self.sizeof(old)
         return value
 
     def __contains__(self, key: Hashable) -> bool:
@@ -109,6 +116,7 @@ class BoundedCache:
     def clear(self) -> None:
         """Forget every entry (counters are kept)."""
         self._data.clear()
+        self.nbytes = 0
 
 
 class StatusBar:

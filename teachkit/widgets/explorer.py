@@ -35,6 +35,11 @@ class Frames:
         """Number of sampler steps S (frames are 0 .. S)."""
         return len(self.timesteps)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the recorded arrays."""
+        return self.xs.nbytes + self.x0_hats.nbytes
+
 
 def default_samplers() -> dict[str, Callable]:
     """The public teachkit samplers by display name (those that exist in this version)."""
@@ -58,8 +63,8 @@ class TrajectoryExplorerBase(W.VBox):
 
     def __init__(self, model, schedule, *, n: int, sample_shape: tuple[int, ...], sampler: str = "DDIM",
                  steps: int = 50, eta: float = 0.0, scale: float = 3.0, cls="mixed", seed: int = 0,
-                 samplers: dict[str, Callable] | None = None, cache_size: int = 8, live: bool | None = None,
-                 max_steps: int = 1000) -> None:
+                 samplers: dict[str, Callable] | None = None, cache_size: int = 8,
+                 cache_bytes: int = 256 * 2**20, live: bool | None = None, max_steps: int = 1000) -> None:
         super().__init__()
         if n < 1:
             raise ValueError(f"n={n}: the explorer needs at least one sample")
@@ -71,7 +76,7 @@ class TrajectoryExplorerBase(W.VBox):
         gen = torch.Generator().manual_seed(self.seed)
         # the same x_T for every setting, so particles move continuously as the controls change
         self.x_T = torch.randn((self.n, *sample_shape), generator=gen).to(model_device(model))
-        self.cache = BoundedCache(cache_size)
+        self.cache = BoundedCache(cache_size, cache_bytes, sizeof=lambda frames: frames.nbytes)
         self.bar = StatusBar()
         self.host = FigureHost(self.figsize, live=live)
         self.frames: Frames | None = None
