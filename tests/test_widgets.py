@@ -265,3 +265,24 @@ def test_guidance_sweep_images_and_errors():
     assert g.view.get_array().shape == viz.make_grid(torch.zeros(20, 1, 8, 8), 2).shape
     with pytest.raises(ValueError, match="class-conditional"):
         GuidanceSweep(torch.nn.Identity(), schedule, live=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["inline", "widget"])
+def test_notebook_outputs_keep_a_static_figure(backend, tmp_path, monkeypatch):
+    """Run the browser fixture notebook headless (as nbval does): the explorer's output carries an image/png."""
+    import os
+    from pathlib import Path
+
+    import nbclient
+    import nbformat
+
+    repo = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(repo / "tests" / "browser" / "explorer_2d.ipynb", as_version=4)
+    nb.cells[0].source = nb.cells[0].source.replace("%matplotlib widget", f"%matplotlib {backend}")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], outputs
+    bundle = outputs[-1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle and bundle["image/png"].startswith("iVBOR")
