@@ -204,11 +204,14 @@ def test_bad_input(toy):
         TrajectoryExplorer2D(image_model, image_schedule, n=4, live=False)
     with pytest.raises(ValueError, match="sample_shape"):
         ImageTrajectoryExplorer(model, schedule, n=4, live=False)
+    with pytest.raises(ValueError, match="classes="):
+        TrajectoryExplorer2D(model, schedule, n=4, classes=(0, 9), live=False)
 
 
 def test_image_explorer():
     model, schedule = toy_images()
-    e = ImageTrajectoryExplorer(model, schedule, n=4, steps=6, live=False)
+    e = ImageTrajectoryExplorer(model, schedule, n=4, steps=6, classes=(3, 7), live=False)
+    assert e.frames.labels.tolist() == [3, 7, 3, 7]
     assert e.bar.last_error is None and e.frame.max == 6
     final = e.view.x_t.get_array().copy()
     np.testing.assert_allclose(final, viz.make_grid(e.frames.xs[-1]))
@@ -243,14 +246,14 @@ def test_guidance_sweep(toy):
 
     def spread(x, y):
         seen.append(len(x))
-        return {"spread": float(x.std())}
+        return {"spread": float(x.std()), "n": len(x)}
 
     g = GuidanceSweep(model, schedule, n_per_class=4, steps=5, metric=spread, live=False)
     assert g.bar.last_error is None and seen == [16]
     before = g.view.get_offsets().copy()
     g.scale.value = 30.0
     assert not np.allclose(g.view.get_offsets(), before)
-    assert "spread" in g.readout.value and "scale 30" in g.title.get_text()
+    assert "spread" in g.readout.value and "<td>16</td>" in g.readout.value and "scale 30" in g.title.get_text()
     g.scale.value = 3.0
     assert seen == [16, 16] and g.cache.hits == 1  # scale 3 came from the cache
     g.scale.value = 0.0

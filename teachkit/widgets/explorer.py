@@ -63,6 +63,7 @@ class TrajectoryExplorerBase(W.VBox):
 
     def __init__(self, model, schedule, *, n: int, sample_shape: tuple[int, ...], sampler: str = "DDIM",
                  steps: int = 50, eta: float = 0.0, scale: float = 3.0, cls="mixed", seed: int = 0,
+                 classes: tuple[int, ...] | None = None,
                  samplers: dict[str, Callable] | None = None, cache_size: int = 8,
                  cache_bytes: int = 256 * 2**20, live: bool | None = None, max_steps: int = 1000) -> None:
         super().__init__()
@@ -73,6 +74,10 @@ class TrajectoryExplorerBase(W.VBox):
         if sampler not in self.samplers:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(self.samplers)}")
         self.num_classes = getattr(model, "num_classes", None)
+        # the labels "mixed" cycles through (e.g. chosen digits); all classes by default
+        self.classes = tuple(range(self.num_classes or 0)) if classes is None else tuple(int(c) for c in classes)
+        if self.num_classes and (not self.classes or not all(0 <= c < self.num_classes for c in self.classes)):
+            raise ValueError(f"classes={classes}: each must lie in 0 .. {self.num_classes - 1}")
         gen = torch.Generator().manual_seed(self.seed)
         # the same x_T for every setting, so particles move continuously as the controls change
         self.x_T = torch.randn((self.n, *sample_shape), generator=gen).to(model_device(model))
@@ -141,7 +146,7 @@ class TrajectoryExplorerBase(W.VBox):
         if cls == UNCOND:
             return None
         if cls == MIXED:
-            return torch.arange(self.n) % self.num_classes
+            return torch.tensor(self.classes)[torch.arange(self.n) % len(self.classes)]
         return torch.full((self.n,), int(cls), dtype=torch.long)
 
     def sample(self, params: tuple) -> Frames:

@@ -5,6 +5,7 @@ import html
 from typing import Callable
 
 import ipywidgets as W
+import numpy as np
 import torch
 
 from .. import viz
@@ -14,10 +15,21 @@ from .explorer import default_samplers, model_device
 __all__ = ["GuidanceSweep"]
 
 
+def _fmt(value) -> str:
+    """A metric value for the readout: ints as they are, other numbers to 3 significant digits."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    try:
+        return f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+
+
 class GuidanceSweep(W.VBox):
     """Samples of every class at one guidance scale (CFG, Ho & Salimans 2022), re-drawn as the scale moves.
 
-    `metric(samples, labels)` may return a float or a dict of named floats; it is printed beside the plot.
+    `metric(samples, labels)` may return a number or a dict of named numbers, printed beside the plot, e.g.
+    `metric=lambda x, y: teachkit.metrics.mnist_report(classifier, x, y, reference_features)`.
     """
 
     def __init__(self, model, schedule, *, n_per_class: int = 8, steps: int = 25, sampler: str = "DDIM",
@@ -80,7 +92,7 @@ class GuidanceSweep(W.VBox):
         else:
             self.view.set_data(viz.make_grid(x0, self.n_per_class))
         self.title.set_text(f"{self.sampler_name} {self.steps} steps, scale {scale:g}, NFE {nfe}")
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{float(v):.3f}</td></tr>" for k, v in scores.items())
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_fmt(v)}</td></tr>" for k, v in scores.items())
         self.readout.value = f"<table>{rows}</table>" if rows else ""
         self.host.refresh()
 
