@@ -35,12 +35,14 @@ def test_mixture_labels_select_their_component():
 
 
 @pytest.mark.slow
-def test_quick_profile_writes_results(tmp_path):
-    assert main(["--quick", "--only", "toy", "speed", "--threads", "1", "--out", str(tmp_path)]) == 0
+def test_quick_profile_writes_results_and_keeps_earlier_sections(tmp_path):
+    assert main(["--quick", "--only", "toy", "--threads", "1", "--out", str(tmp_path)]) == 0
+    assert main(["--quick", "--only", "speed", "--threads", "1", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "bench.json").read_text())
-    assert results["environment"]["threads"] == 1
+    assert results["runs"]["toy"]["threads"] == 1 and "speed" in results["runs"]
     assert results["toy_nfe"][0]["rows"] and "ratio" in results["speed"]["sampler_vs_bare"]
-    assert (tmp_path / "RESULTS.md").read_text().startswith("# teachkit benchmark results")
+    page = (tmp_path / "RESULTS.md").read_text()
+    assert page.startswith("# teachkit benchmark results") and "ring8" in page and "bare forwards" in page
     assert (tmp_path / "quality_vs_nfe_2d.png").stat().st_size > 0
 
 

@@ -22,16 +22,17 @@ SCALES = [0, 1, 2, 3, 5, 7.5, 10, 15, 20, 30]
 FULL_LADDER = {"DDPM": [10, 20, 50, 100, 250, 1000], "DDIM": [5, 10, 20, 50, 100], "DPM-Solver++(2M)": [5, 10, 15, 20]}
 PROFILES = {
     "full": dict(toy_n=2000, toy_ladder=FULL_LADDER, toy_scales=SCALES, toy_guidance_steps=50,
-                 mnist_n=100, mnist_train_n=None, mnist_heldout_n=None, mnist_ladder=FULL_LADDER, mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
-                 speed_batch=10_000, speed_steps=50, small_batch=256, repeats=5, unet_batch=64, unet_steps=10,
-                 vs_diffusers_steps=(50, 100, 20)),
+                 mnist_n=30, mnist_guidance_n=60, mnist_train_n=None, mnist_heldout_n=None, mnist_ladder=FULL_LADDER, mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
+                 speed_batch=10_000, speed_steps=50, repeats=3, vs_diffusers_batches=(2_000, 64),
+                 vs_diffusers_steps=(50, 100, 20), guided_batch=2_000, unet_batch=16, unet_steps=4),
     "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5]},
-                  toy_scales=[0, 1, 3], toy_guidance_steps=5, mnist_n=20, mnist_train_n=200, mnist_heldout_n=100,
+                  toy_scales=[0, 1, 3], toy_guidance_steps=5, mnist_n=20, mnist_guidance_n=20, mnist_train_n=200, mnist_heldout_n=100,
                   mnist_ladder={"DDPM": [3], "DDIM": [3], "DPM-Solver++(2M)": [3]}, mnist_scale=1.0,
-                  mnist_scales=[0, 3], mnist_guidance_steps=3, speed_batch=500, speed_steps=5, small_batch=32,
-                  repeats=2, unet_batch=4, unet_steps=2, vs_diffusers_steps=(5, 10, 5)),
+                  mnist_scales=[0, 3], mnist_guidance_steps=3, speed_batch=500, speed_steps=5, repeats=2,
+                  vs_diffusers_batches=(500, 32), vs_diffusers_steps=(5, 10, 5), guided_batch=500, unet_batch=4,
+                  unet_steps=2),
 }
-SECTIONS = ("toy", "mnist", "speed", "cuda")
+SECTIONS = ("toy", "speed", "mnist-guidance", "mnist-nfe", "cuda")  # in the order they run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="run only these sections")
     # one thread by default: on a shared 2-core machine two busy 2-thread processes slow each other many-fold
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1; 0 = torch's choice)")
-    p.add_argument("--mnist-n", type=int, default=None, help="MNIST samples per setting (overrides the profile)")
+    p.add_argument("--mnist-n", type=int, default=None, help="MNIST samples per sampler setting (overrides the profile)")
+    p.add_argument("--guidance-n", type=int, default=None, help="MNIST samples per guidance scale (overrides the profile)")
+    p.add_argument("--fresh", action="store_true", help="discard earlier results in --out instead of keeping other sections")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -78,12 +81,12 @@ def _speed_section(prof: dict, device: torch.device) -> dict:
     try:
         out["teachkit_vs_diffusers"] = [
             speed.teachkit_vs_diffusers(mlp, schedule, b, prof["repeats"], device, *prof["vs_diffusers_steps"])
-            for b in (prof["speed_batch"], prof["small_batch"])
+            for b in prof["vs_diffusers_batches"]
         ]
     except ImportError as err:
         out["teachkit_vs_diffusers"] = []
         out["diffusers_missing"] = str(err)
-    gv = speed.guided_vs_unguided(mlp, schedule, prof["speed_batch"], prof["speed_steps"], prof["repeats"], device)
+    gv = speed.guided_vs_unguided(mlp, schedule, prof["guided_batch"], prof["speed_steps"], prof["repeats"], device)
     gv["model"] = out["model"]
     unet = SmallUNet(channels=(32, 64, 64), num_classes=10)  # mnist-cfg's architecture; speed needs no weights
     gu = speed.guided_vs_unguided(unet, schedule, prof["unet_batch"], prof["unet_steps"], prof["repeats"], device)
@@ -98,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = sys.argv[1:] if argv is None else list(argv)
     profile = "quick" if args.quick else "full"
     prof = dict(PROFILES[profile])
-    if args.mnist_n is not None:
-        if args.mnist_n < 10:
-            raise ValueError(f"--mnist-n={args.mnist_n}: need at least 10 samples (one per digit)")
-        prof["mnist_n"] = args.mnist_n
+    for flag, key in (("mnist_n", "mnist_n"), ("guidance_n", "mnist_guidance_n")):
+        value = getattr(args, flag)
+        if value is not None:
+            if value < 10:
+                raise ValueError(f"--{flag.replace('_', '-')}={value}: need at least 10 samples (one per digit)")
+            prof[key] = value
     threads_before = torch.get_num_threads()
     if args.threads < 0:
         raise ValueError(f"--threads={args.threads}: give a positive thread count, or 0 for torch's default")
@@ -113,49 +118,66 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads_before)
 
 
-def _run(args: argparse.Namespace, profile: str, prof: dict) -> int:
-    out = args.out or (Path(tempfile.mkdtemp(prefix="teachkit-bench-")) if args.quick else Path("benchmarks/results"))
-    out.mkdir(parents=True, exist_ok=True)
-    t_start, load_start = time.perf_counter(), _load()
-    results: dict = {"profile": prof, "skipped": {}}
-    grids_nfe, grids_guid = {}, {}
-    cpu = torch.device("cpu")
+SECTION_KEYS = {"toy": ("toy_nfe", "toy_guidance"), "mnist-guidance": ("mnist_guidance",), "mnist-nfe": ("mnist_nfe",),
+                "speed": ("speed",), "cuda": ("cuda",)}
 
-    if "toy" in args.only:
-        tasks = [t for t in (mixture_task(), pretrained_toy_task()) if t is not None]
-        results["toy_nfe"] = [quality.toy_nfe_sweep(t, prof["toy_ladder"], prof["toy_n"], args.seed) for t in tasks]
-        results["toy_guidance"] = [quality.toy_guidance_sweep(t, prof["toy_scales"], "DDIM", prof["toy_guidance_steps"],
-                                                              prof["toy_n"], args.seed) for t in tasks]
-    if "mnist" in args.only:
-        task = mnist_task(quick=args.quick, n_train=prof["mnist_train_n"], n_heldout=prof["mnist_heldout_n"])
-        if task is None:
-            results["skipped"]["mnist"] = "mnist-cfg / mnist-classifier checkpoints not found"
-        else:
-            results["mnist_nfe"] = [quality.mnist_nfe_sweep(task, prof["mnist_ladder"], prof["mnist_n"],
-                                                            prof["mnist_scale"], args.seed, keep=grids_nfe)]
-            results["mnist_guidance"] = [quality.mnist_guidance_sweep(task, prof["mnist_scales"], "DDIM",
-                                                                      prof["mnist_guidance_steps"], prof["mnist_n"],
-                                                                      args.seed, keep=grids_guid)]
-    if "speed" in args.only:
-        results["speed"] = _speed_section(prof, cpu)
-    if "cuda" in args.only:
-        if torch.cuda.is_available():
-            dev = torch.device("cuda")
-            results["cuda"] = _speed_section(prof, dev)
-            results["cuda"]["gpu"] = torch.cuda.get_device_name(dev)
-        else:
-            results["cuda"] = "no CUDA device on this machine"
 
-    results["environment"] = {
+def _environment(args: argparse.Namespace, profile: str, load_start: str, t_start: float) -> dict:
+    return {
         "command": "python -m teachkit bench " + " ".join(args.argv),
         "profile": profile, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "device": f"CPU: {_cpu_name()} ({os.cpu_count()} logical cores)", "threads": torch.get_num_threads(),
         "torch": torch.__version__, "diffusers": _version("diffusers"), "python": platform.python_version(),
         "load_start": load_start, "load_end": _load(), "wall_s": time.perf_counter() - t_start,
     }
-    _write(out, results, grids_nfe, grids_guid)
-    print(f"[bench] wrote {out}/bench.json, RESULTS.md and plots in {results['environment']['wall_s']:.0f} s")
+
+
+def _run(args: argparse.Namespace, profile: str, prof: dict) -> int:
+    out = args.out or (Path(tempfile.mkdtemp(prefix="teachkit-bench-")) if args.quick else Path("benchmarks/results"))
+    out.mkdir(parents=True, exist_ok=True)
+    # sections run earlier (and not re-run now) are kept, each with the environment it ran in
+    results: dict = {"runs": {}, "skipped": {}}
+    if (out / "bench.json").exists() and not args.fresh:
+        results = json.loads((out / "bench.json").read_text())
+    t_total = time.perf_counter()
+    for section in [s for s in SECTIONS if s in args.only]:
+        t_start, load_start = time.perf_counter(), _load()
+        grids: dict = {}
+        fresh = _run_section(section, args, prof, grids)
+        for key in SECTION_KEYS[section]:
+            results.pop(key, None)
+        results.update(fresh)
+        results["runs"][section] = {**_environment(args, profile, load_start, t_start),
+                                    "parameters": prof}
+        _write(out, results, grids)  # after every section, so an interrupted run keeps what finished
+    print(f"[bench] wrote {out}/bench.json, RESULTS.md and plots in {time.perf_counter() - t_total:.0f} s")
     return 0
+
+
+def _run_section(section: str, args: argparse.Namespace, prof: dict, grids: dict) -> dict:
+    """Run one section; returns its result keys (see SECTION_KEYS) and fills `grids` with sample images."""
+    if section == "toy":
+        tasks = [t for t in (mixture_task(), pretrained_toy_task()) if t is not None]
+        return {"toy_nfe": [quality.toy_nfe_sweep(t, prof["toy_ladder"], prof["toy_n"], args.seed) for t in tasks],
+                "toy_guidance": [quality.toy_guidance_sweep(t, prof["toy_scales"], "DDIM", prof["toy_guidance_steps"],
+                                                            prof["toy_n"], args.seed) for t in tasks]}
+    if section.startswith("mnist"):
+        task = mnist_task(quick=args.quick, n_train=prof["mnist_train_n"], n_heldout=prof["mnist_heldout_n"])
+        if task is None:
+            return {SECTION_KEYS[section][0]: []}
+        grids[section] = {}
+        if section == "mnist-guidance":
+            return {"mnist_guidance": [quality.mnist_guidance_sweep(
+                task, prof["mnist_scales"], "DDIM", prof["mnist_guidance_steps"], prof["mnist_guidance_n"], args.seed,
+                keep=grids[section])]}
+        return {"mnist_nfe": [quality.mnist_nfe_sweep(task, prof["mnist_ladder"], prof["mnist_n"], prof["mnist_scale"],
+                                                      args.seed, keep=grids[section])]}
+    if section == "speed":
+        return {"speed": _speed_section(prof, torch.device("cpu"))}
+    if not torch.cuda.is_available():
+        return {"cuda": "no CUDA device on this machine"}
+    dev = torch.device("cuda")
+    return {"cuda": {**_speed_section(prof, dev), "gpu": torch.cuda.get_device_name(dev)}}
 
 
 def _version(name: str) -> str:
@@ -165,7 +187,7 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _write(out: Path, results: dict, grids_nfe: dict, grids_guid: dict) -> None:
+def _write(out: Path, results: dict, grids: dict) -> None:
     (out / "bench.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     (out / "RESULTS.md").write_text(tables.markdown(results))
     if results.get("toy_nfe"):
@@ -177,9 +199,12 @@ def _write(out: Path, results: dict, grids_nfe: dict, grids_guid: dict) -> None:
     if results.get("mnist_nfe"):
         plots.plot_nfe(results["mnist_nfe"], [("cfid", "classifier-FID"), ("accuracy", "accuracy on requested digit")],
                        out / "quality_vs_nfe_mnist.png", "MNIST: quality vs network evaluations")
+    if results.get("mnist_guidance"):
         plots.plot_guidance(results["mnist_guidance"], [("accuracy", "accuracy"), ("diversity", "within-class diversity"),
                                                         ("cfid", "classifier-FID"), ("saturation", "saturated pixels")],
                             out / "guidance_mnist.png", "MNIST: guidance sweep")
-        plots.plot_grid(grids_nfe, out / "mnist_samples_by_sampler.png", "MNIST samples (same x_T) by sampler")
-        plots.plot_grid({f"scale {k}": v for k, v in grids_guid.items()}, out / "mnist_samples_by_scale.png",
+    if grids.get("mnist-nfe"):
+        plots.plot_grid(grids["mnist-nfe"], out / "mnist_samples_by_sampler.png", "MNIST samples (same x_T) by sampler")
+    if grids.get("mnist-guidance"):
+        plots.plot_grid({f"scale {k}": v for k, v in grids["mnist-guidance"].items()}, out / "mnist_samples_by_scale.png",
                         "MNIST samples (same x_T) by guidance scale")

@@ -39,7 +39,14 @@ def _headline(sweep: dict, key: str, label: str) -> list[str]:
     return out
 
 
+def _with_gap(rows: list[dict]) -> list[dict]:
+    """Add log_p_gap = mean log p(samples) - mean log p(data): 0 is right, > 0 too concentrated, < 0 too spread."""
+    return [{**r, "log_p_gap": r["log_likelihood"] - r["log_likelihood_reference"]} if "log_likelihood" in r else r
+            for r in rows]
+
+
 def _nfe_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
+    sweep = {**sweep, "rows": _with_gap(sweep["rows"])}
     header = ["sampler", "steps", "NFE"] + [label for _, label in cols] + ["seconds"]
     rows = [[r["sampler"], r["steps"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
     floor = sweep.get("data_floor", {})
@@ -48,6 +55,7 @@ def _nfe_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
 
 
 def _guidance_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
+    sweep = {**sweep, "rows": _with_gap(sweep["rows"])}
     header = ["scale", "NFE"] + [label for _, label in cols] + ["seconds"]
     rows = [[r["scale"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
     if "data_floor" in sweep:
@@ -82,31 +90,36 @@ def _speed_section(speed: dict) -> str:
 
 def markdown(results: dict) -> str:
     """The whole results page."""
-    env = results["environment"]
-    lines = [
-        "# teachkit benchmark results",
+    lines = ["# teachkit benchmark results", "", "Each section records the command and machine state it ran with:", ""]
+    for section, env in results.get("runs", {}).items():
+        lines.append(f"- **{section}**: `{env['command']}` ({env['profile']} profile), {env['date']}, {env['wall_s']:.0f} s;"
+                     f" {env['device']}, torch {env['torch']} with {env['threads']} intra-op thread(s), diffusers"
+                     f" {env['diffusers']}; load average {env['load_start']} at start, {env['load_end']} at the end.")
+    lines += [
         "",
-        f"Command: `{env['command']}` ({env['profile']} profile), {env['date']}, {env['wall_s']:.0f} s in all.",
-        f"Device: {env['device']}; torch {env['torch']} with {env['threads']} intra-op threads; diffusers {env['diffusers']};"
-        f" load average {env['load_start']} at start, {env['load_end']} at the end.",
-        "Times are wall-clock seconds for the whole batch; ratios come from one run, interleaved (median of repeats).",
+        "Times are wall-clock seconds for the whole batch on a shared machine (see the load averages); ratios come",
+        "from one run, interleaved (median of repeats). Compare ratios, not absolute times across sections.",
         "",
         "## Headline claims",
         "",
     ]
     for sweep in results.get("toy_nfe", []):
         lines += _headline(sweep, "sliced_w2", "sliced W2")
+        if "log_likelihood" in sweep["rows"][0]:
+            lines += _headline({**sweep, "rows": _with_gap(sweep["rows"]), "data_floor": {"log_p_gap": 0.0}},
+                               "log_p_gap", "log p gap (0 = data)")
     for sweep in results.get("mnist_nfe", []):
         lines += _headline(sweep, "cfid", "classifier-FID")
         lines += _headline(sweep, "accuracy", "accuracy")
-    toy_cols = [("sliced_w2", "sliced W2"), ("energy", "energy dist."), ("mmd", "MMD^2"), ("log_likelihood", "mean log p")]
+    toy_cols = [("sliced_w2", "sliced W2"), ("energy", "energy dist."), ("mmd", "MMD^2"), ("log_likelihood", "mean log p"),
+                ("log_p_gap", "log p gap")]
     mnist_cols = [("cfid", "cFID"), ("accuracy", "accuracy"), ("diversity", "diversity"), ("saturation", "saturated")]
     sections = [
         ("## 1. Quality vs network evaluations (2-D)", results.get("toy_nfe", []), _nfe_section, toy_cols),
         ("## 1b. Quality vs network evaluations (MNIST)", results.get("mnist_nfe", []), _nfe_section, mnist_cols),
         ("## 2. Guidance sweep (MNIST)", results.get("mnist_guidance", []), _guidance_section, mnist_cols),
         ("## 2b. Guidance sweep (2-D)", results.get("toy_guidance", []),
-         _guidance_section, toy_cols[:1] + [("log_likelihood", "mean log p"), ("adherence", "adherence")]),
+         _guidance_section, toy_cols[:1] + toy_cols[3:] + [("adherence", "adherence")]),
     ]
     for title, sweeps, fn, cols in sections:
         lines += ["", title, ""]
