@@ -29,6 +29,10 @@ class GaussianMixtureEps(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """eps(x_t, t, y) = -sqrt(1 - alpha_bar_t) * score of q(x_t | y); y = null_label (or None) mixes all classes."""
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.long or tuple(t.shape) != (x.shape[0],):
+            got = f"{t.dtype} of shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"t must be a LongTensor of shape (B,) = ({x.shape[0]},), one timestep per sample, "
+                            f"e.g. torch.full((B,), t, dtype=torch.long); got {got}")
         ab = self.alpha_bar[t][:, None, None]  # (B, 1, 1)
         # DDPM Eq. (4): x_t | class k ~ N(sqrt(alpha_bar_t) mu_k, (alpha_bar_t s^2 + 1 - alpha_bar_t) I)
         var = ab * self.s**2 + (1.0 - ab)
@@ -227,7 +231,7 @@ def check_ddim_loop(ddim_loop_fn: Callable, steps: Sequence[int] = (3, 10)) -> N
             raise AssertionError(
                 f"{where} called the model at t={visited}; {n} trailing steps visit {ts} (teachkit.timesteps(1000, {n})), "
                 "one forward pass each. 'prev' is the next entry of that list, then -1 (clean), never a fixed stride")
-        if not isinstance(got, (list, tuple)) or len(got) != n + 1:
+        if not isinstance(got, (list, tuple, torch.Tensor)) or len(got) != n + 1:
             raise AssertionError(f"{where}: return the list [x_T, x after step 1, ..., x_0] of {n + 1} tensors, "
                                  f"got {type(got).__name__} of length {len(got) if hasattr(got, '__len__') else '?'}")
         pairs = list(zip(ts, ts[1:] + [-1]))

@@ -26,7 +26,7 @@ def run_in_process(nb) -> list:
     import matplotlib.pyplot as plt
 
     ns: dict = {"__name__": "__main__"}
-    errors = []
+    errors, threads = [], torch.get_num_threads()  # notebooks may set threads; give them back afterwards
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -37,6 +37,7 @@ def run_in_process(nb) -> list:
             errors.append((i, err))
         finally:
             plt.close("all")
+    torch.set_num_threads(threads)
     return errors
 
 
