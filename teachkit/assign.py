@@ -92,6 +92,8 @@ def assign(sources: list[Path] | None = None, out: Path | None = None) -> list[P
     for src in sources:  # validate everything before writing anything
         if not src.exists():
             raise FileNotFoundError(f"{src}: no such notebook")
+        if (out / src.name).resolve() == src.resolve():
+            raise ValueError(f"--out {out} would overwrite the instructor notebook {src}; write the copies elsewhere")
         student, counts = make_student(nbformat.read(src, as_version=4), name=src.name)
         if counts["SOLUTION"] == 0:
             raise MarkerError(f"{src.name}: no '### BEGIN SOLUTION' region; an exercise needs at least one answer to remove")
@@ -153,7 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    """Run `assign` (or `assign --grade`) from parsed arguments; exit status 2 on bad markers or missing files."""
+    """Run `assign` (or `assign --grade`) from parsed arguments; exit status 2 on bad markers, paths or files."""
     try:
         if not args.grade:
             assign(args.notebooks, args.out)
@@ -166,7 +168,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
             print(f"{sub}: {earned:g} / {total:g} points")
             for r in results:
                 print(f"  {r['grade_id']:24s} {r['earned']:g} / {r['points']:g}  {r['error'][:100]}")
-    except (MarkerError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:  # MarkerError is a ValueError
         print(f"assign: error: {err}", file=sys.stderr)
         return 2
     return 0

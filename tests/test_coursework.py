@@ -308,6 +308,14 @@ def test_assign_names_notebook_and_cell_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()  # validated before anything is written
 
 
+def test_assign_never_overwrites_the_instructor_notebook(tmp_path, capsys):
+    path = _notebook(tmp_path, "ex.ipynb", ["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"])
+    before = path.read_text()
+    assert main([str(path), "--out", str(tmp_path)]) == 2
+    assert "would overwrite the instructor notebook" in capsys.readouterr().err
+    assert path.read_text() == before
+
+
 def test_assign_rejects_a_notebook_without_answers(tmp_path):
     with pytest.raises(MarkerError, match="none.ipynb: no '### BEGIN SOLUTION'"):
         assign([_notebook(tmp_path, "none.ipynb", ["print(1)"])], tmp_path / "out")
