@@ -144,6 +144,10 @@ def check_q_sample(q_sample_fn: Callable) -> None:
             raise AssertionError(f"{where}: it raised RuntimeError ({err}); alpha_bar[t] has shape (B,): reshape it to "
                                  "(B, 1, ...) with .view(-1, *[1] * (x0.ndim - 1)) so it broadcasts") from err
         if _same(got, expected):
+            if got.dtype != x0.dtype:
+                raise AssertionError(f"{where}: the values are right but x_t is {got.dtype} while x0 is {x0.dtype}; "
+                                     "alpha_bar is float64, so cast alpha_bar[t] to x0.dtype (a float32 network "
+                                     "rejects float64 input)")
             continue
         ab = schedule.alpha_bar[t].view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
         ab_before = schedule.alpha_bar_at(t - 1).view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)

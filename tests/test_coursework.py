@@ -176,8 +176,9 @@ def _guided(model, schedule, x_T, y, scale, steps, two_calls=False, swap=False):
     return x
 
 
-def _q_sample(x0, t, noise, ab, square_roots=True, broadcast=True):
+def _q_sample(x0, t, noise, ab, square_roots=True, broadcast=True, cast=True):
     a = ab[t].reshape(-1, *[1] * (x0.ndim - 1)) if broadcast else ab[t]
+    a = a.to(x0.dtype) if cast else a
     return a.sqrt() * x0 + (1 - a).sqrt() * noise if square_roots else a * x0 + (1 - a) * noise
 
 
@@ -204,6 +205,7 @@ WRONG = {
     "alpha_bar: product of betas": (checks.check_alpha_bar, lambda b: torch.cumprod(b, 0), ["product of alpha = 1 - beta"]),
     "q_sample: no square roots": (checks.check_q_sample, lambda *a: _q_sample(*a, square_roots=False), ["square roots"]),
     "q_sample: no broadcast": (checks.check_q_sample, lambda *a: _q_sample(*a, broadcast=False), ["(B, 1, ...)"]),
+    "q_sample: float64 out": (checks.check_q_sample, lambda *a: _q_sample(*a, cast=False), ["torch.float64", "x0.dtype"]),
     "ddim_step: re-noise with alpha_bar_t": (checks.check_ddim_step, lambda *a, **k: _ddim_step(*a, **k, renoise_with_t=True),
                                              ["t=420 -> prev=400", "expected x_prev=", "sqrt(1 - alpha_bar_prev)"]),
     "ddim_step: ignores eta": (checks.check_ddim_step, lambda *a, **k: _ddim_step(*a, **k, ignore_eta=True),
