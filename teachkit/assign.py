@@ -62,17 +62,25 @@ def strip_source(source: str, where: str = "cell", markdown: bool = False) -> tu
 
 
 def make_student(nb, name: str = "notebook"):
-    """A student copy of an nbformat notebook: stubs for answers, no hidden tests, no outputs; returns (nb, counts)."""
+    """A student copy of an nbformat notebook: stubs for answers, no hidden tests, no outputs; returns (nb, counts).
+
+    counts["notes"] lists cells that nbgrader (whose enforce_metadata is on by default) would reject.
+    """
     import copy
 
     student = copy.deepcopy(nb)
-    total = {"SOLUTION": 0, "HIDDEN TESTS": 0}
+    total = {"SOLUTION": 0, "HIDDEN TESTS": 0, "notes": []}
     for i, cell in enumerate(student.cells):
         where = f"{name}, cell {i} ({cell.cell_type})"
         if cell.cell_type in ("code", "markdown"):
             cell.source, counts = strip_source(cell.source, where, markdown=cell.cell_type == "markdown")
             for k, v in counts.items():
                 total[k] += v
+            meta = cell.metadata.get("nbgrader", {})
+            if counts["SOLUTION"] and not meta.get("solution"):
+                total["notes"].append(f"{where}: a solution region in a cell without nbgrader metadata solution: true")
+            if counts["HIDDEN TESTS"] and not meta.get("grade"):
+                total["notes"].append(f"{where}: hidden tests in a cell without nbgrader metadata grade: true")
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)  # timestamps of the instructor's run
@@ -104,6 +112,8 @@ def assign(sources: list[Path] | None = None, out: Path | None = None) -> list[P
         path = out / src.name
         nbformat.write(student, path)
         print(f"{path}: {counts['SOLUTION']} solutions stubbed, {counts['HIDDEN TESTS']} hidden-test regions removed")
+        for note in counts["notes"]:
+            print(f"assign: note: {note} (fine here, but nbgrader would reject the cell)", file=sys.stderr)
         written.append(path)
     return written
 

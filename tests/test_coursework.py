@@ -116,6 +116,7 @@ def test_student_copy_has_no_answers(path):
     assert all(not c.get("outputs") and c.get("execution_count") is None
                for c in student.cells if c.cell_type == "code")
     assert [nbgrader_meta(c) for c in student.cells] == [nbgrader_meta(c) for c in instructor.cells]
+    assert counts["notes"] == [], "instructor notebooks must carry nbgrader cell metadata"
     assert "torch.cumprod" not in code and ".chunk(2)\n" not in code  # lines from the solutions
 
 
@@ -308,6 +309,8 @@ def test_assign_names_notebook_and_cell_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.ipynb, cell 1 (code), line 1" in err and "never closed" in err
     assert not out.exists()  # validated before anything is written
+    assert main([str(good), "--out", str(out)]) == 0  # bare cells work, with a note for nbgrader users
+    assert "good.ipynb, cell 0 (code): a solution region in a cell without nbgrader metadata" in capsys.readouterr().err
 
 
 def test_assign_never_overwrites_the_instructor_notebook(tmp_path, capsys):
