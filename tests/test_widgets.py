@@ -204,6 +204,10 @@ def test_bad_input(toy):
         TrajectoryExplorer2D(image_model, image_schedule, n=4, live=False)
     with pytest.raises(ValueError, match="sample_shape"):
         ImageTrajectoryExplorer(model, schedule, n=4, live=False)
+    for bad, match in ((dict(steps=0), "steps=0"), (dict(steps=1001), "steps=1001"), (dict(eta=1.5), "eta=1.5"),
+                       (dict(scale=-1.0), "scale=-1.0")):
+        with pytest.raises(ValueError, match=match):
+            TrajectoryExplorer2D(model, schedule, n=4, live=False, **bad)
     with pytest.raises(ValueError, match="classes="):
         TrajectoryExplorer2D(model, schedule, n=4, classes=(0, 9), live=False)
 

@@ -1,6 +1,6 @@
 """ipywidgets explorers for the lessons; callbacks only call public teachkit functions (no math here)."""
 from ._base import BoundedCache, FigureHost, ipympl_active
-from .explorer import Frames, default_samplers
+from .frames import Frames, default_samplers
 from .guidance import GuidanceSweep
 from .images import ImageTrajectoryExplorer
 from .schedule import ScheduleExplorer

@@ -3,57 +3,19 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import ipywidgets as W
 import matplotlib
-import numpy as np
 import torch
 
 from .. import viz
 from ._base import BoundedCache, FigureHost, StatusBar, guarded, png_bundle
+from .frames import Frames, check_start, default_samplers, model_device
 
-__all__ = ["Frames", "default_samplers", "TrajectoryExplorerBase"]
+__all__ = ["TrajectoryExplorerBase"]
 
 MIXED, UNCOND = "mixed", "unconditional"
-
-
-@dataclass(frozen=True)
-class Frames:
-    """A recorded trajectory as CPU numpy arrays, ready to be indexed frame by frame."""
-
-    xs: np.ndarray  # (S + 1, B, ...) x_T first
-    x0_hats: np.ndarray  # (S, B, ...)
-    timesteps: np.ndarray  # (S,)
-    nfe: int
-    labels: np.ndarray | None  # (B,) or None when unconditional
-    seconds: float  # wall time of the sampler call
-
-    @property
-    def steps(self) -> int:
-        """Number of sampler steps S (frames are 0 .. S)."""
-        return len(self.timesteps)
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the recorded arrays."""
-        return self.xs.nbytes + self.x0_hats.nbytes
-
-
-def default_samplers() -> dict[str, Callable]:
-    """The public teachkit samplers by display name (those that exist in this version)."""
-    from .. import samplers
-
-    names = {"DDPM": "ddpm_sample", "DDIM": "ddim_sample", "DPM-Solver++": "dpm_solver_sample"}
-    return {label: getattr(samplers, fn) for label, fn in names.items() if hasattr(samplers, fn)}
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of a model's first parameter or buffer (CPU when it has neither)."""
-    for tensor in list(model.parameters())[:1] + list(model.buffers())[:1]:
-        return tensor.device
-    return torch.device("cpu")
 
 
 class TrajectoryExplorerBase(W.VBox):
@@ -69,6 +31,7 @@ class TrajectoryExplorerBase(W.VBox):
         super().__init__()
         if n < 1:
             raise ValueError(f"n={n}: the explorer needs at least one sample")
+        check_start(steps, eta, scale, min(max_steps, schedule.T))
         self.model, self.schedule, self.n, self.seed = model, schedule, int(n), int(seed)
         self.samplers = samplers or default_samplers()
         if sampler not in self.samplers:

@@ -10,7 +10,7 @@ import torch
 
 from .. import viz
 from ._base import BoundedCache, FigureHost, StatusBar, guarded, png_bundle
-from .explorer import default_samplers, model_device
+from .frames import default_samplers, model_device
 
 __all__ = ["GuidanceSweep"]
 

@@ -7,7 +7,8 @@ from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
 from .. import viz
-from .explorer import Frames, TrajectoryExplorerBase
+from .explorer import TrajectoryExplorerBase
+from .frames import Frames
 
 __all__ = ["ImageTrajectoryExplorer"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import viz
-from .explorer import Frames, TrajectoryExplorerBase
+from .explorer import TrajectoryExplorerBase
+from .frames import Frames
 
 __all__ = ["TrajectoryExplorer2D"]
 
