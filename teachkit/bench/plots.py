@@ -39,10 +39,10 @@ def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, tit
     plt.close(fig)
 
 
-def plot_guidance(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, title: str) -> None:
-    """One panel per metric against the guidance scale (0 = unconditional, 1 = plain conditional)."""
+def plot_guidance(sweeps: list[dict], metrics: list[tuple], path: Path, title: str) -> None:
+    """One panel per (key, label[, y scale]) against the guidance scale (0 = unconditional, 1 = plain conditional)."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.4), squeeze=False)
-    for c, (key, label) in enumerate(metrics):
+    for c, (key, label, *yscale) in enumerate(metrics):
         ax = axes[0][c]
         for sweep in sweeps:
             rows = [row for row in sweep["rows"] if row.get(key) is not None]
@@ -53,6 +53,8 @@ def plot_guidance(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path
                 ax.axhline(floor, color="gray", ls="--", lw=1, label="real data")
         ax.set_xlabel("guidance scale")
         ax.set_ylabel(label)
+        if yscale:
+            ax.set_yscale(yscale[0])
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title)
