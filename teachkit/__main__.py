@@ -149,9 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m teachkit` and the `teachkit` script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.argv = argv
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        # bad input (no CUDA, a missing or modified file): one clear line, not a traceback
+        parser.exit(2, f"python -m teachkit {args.command}: error: {err}\n")
 
 
 if __name__ == "__main__":

@@ -102,3 +102,5 @@ def test_cli_train_writes_a_loadable_checkpoint(tmp_path):
     assert (tmp_path / "runs" / "toy-2d-cfg" / "last.safetensors").exists()
     with pytest.raises(SystemExit):
         main(["train", "mnist-gan"])
+    with pytest.raises(SystemExit):
+        main(["evaluate", "toy-2d-cfg", "--out", str(tmp_path / "nowhere")])

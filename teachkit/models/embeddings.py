@@ -48,7 +48,7 @@ class LabelEmbedding(nn.Module):
         return self.table(y)
 
 
-def check_t(x_t: torch.Tensor, t, T: int | None = None) -> torch.Tensor:
+def check_t(x_t: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
     """Validate the timestep argument of an eps-model and return it as a LongTensor (B,)."""
     B = x_t.shape[0]
     if isinstance(t, int) and not isinstance(t, bool):
@@ -64,7 +64,7 @@ def check_t(x_t: torch.Tensor, t, T: int | None = None) -> torch.Tensor:
     return t.to(x_t.device)
 
 
-def check_y(x_t: torch.Tensor, y, num_classes: int | None) -> torch.Tensor | None:
+def check_y(x_t: torch.Tensor, y: torch.Tensor | int | None, num_classes: int | None) -> torch.Tensor | None:
     """Validate class labels y (B,) for a model with num_classes (None = unconditional); None -> null labels."""
     B = x_t.shape[0]
     if num_classes is None:
