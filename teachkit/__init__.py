@@ -1,4 +1,5 @@
 """teachkit: the library behind the diffusion-model lessons (schedules, samplers, guidance, models, widgets)."""
+from .checkpoints import available_pretrained
 from .guidance import cfg_combine, guided_eps
 from .runtime import pick_device, setup
 from .samplers import Trajectory, ddim_sample, ddim_step, ddpm_sample, ddpm_step, dpm_solver_sample
@@ -18,5 +19,5 @@ def load_pretrained(name: str):
 __all__ = [
     "NoiseSchedule", "linear_schedule", "cosine_schedule", "scaled_linear_schedule", "rescale_zero_terminal_snr",
     "timesteps", "Trajectory", "ddpm_sample", "ddpm_step", "ddim_sample", "ddim_step", "dpm_solver_sample",
-    "cfg_combine", "guided_eps", "load_pretrained", "setup", "pick_device",
+    "cfg_combine", "guided_eps", "load_pretrained", "available_pretrained", "setup", "pick_device",
 ]

@@ -1,4 +1,4 @@
-"""Command line: python -m teachkit train NAME | evaluate NAME (reproduce and measure the shipped models)."""
+"""Command line: python -m teachkit {train, evaluate, assign, bench, notebooks}."""
 from __future__ import annotations
 
 import argparse
@@ -143,12 +143,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--write", action="store_true", help="store the result in NAME.json")
     p.set_defaults(func=cmd_evaluate)
+    from teachkit.assign import add_arguments as assign_arguments
+    from teachkit.assign import cmd_assign
+
+    p = sub.add_parser("assign", help="write student copies of the exercises (or --grade a submission)")
+    assign_arguments(p)
+    p.set_defaults(func=cmd_assign)
+    # these two own their full argument parsers; the rest of the command line is passed on as it is
+    for name, help_text, func in (("bench", "run the benchmarks (see benchmarks/README.md; --help for options)", _bench),
+                                  ("notebooks", "list, or --execute in place, the lessons from a clean kernel",
+                                   _notebooks)):
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=func)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from teachkit.bench.cli import main as bench_main
+
+    return bench_main(args.rest)
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    from teachkit.notebook_tools import main as notebooks_main
+
+    return notebooks_main(args.rest)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m teachkit` and the `teachkit` script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASS_THROUGH:  # subcommands that own their whole parser, --help included
+        return PASS_THROUGH[argv[0]](argparse.Namespace(rest=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
@@ -158,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         # bad input (no CUDA, a missing or modified file): one clear line, not a traceback
         parser.exit(2, f"python -m teachkit {args.command}: error: {err}\n")
 
+
+PASS_THROUGH = {"bench": _bench, "notebooks": _notebooks}
 
 if __name__ == "__main__":
     sys.exit(main())

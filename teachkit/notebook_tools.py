@@ -45,7 +45,7 @@ def execute_notebook(path: Path, timeout: int = 600, kernel_name: str = "python3
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m teachkit notebooks --execute [PATHS...]`."""
-    parser = argparse.ArgumentParser(prog="teachkit notebooks", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m teachkit notebooks", description=__doc__)
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks to run (default: all lessons)")
     parser.add_argument("--execute", action="store_true", help="execute in place (otherwise only list them)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
