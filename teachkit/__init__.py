@@ -1,5 +1,5 @@
 """teachkit: the library behind the diffusion-model lessons (schedules, samplers, guidance, models, widgets)."""
-from .checkpoints import available_pretrained
+from .checkpoints import available_pretrained, load_pretrained
 from .guidance import cfg_combine, guided_eps
 from .runtime import pick_device, setup
 from .samplers import Trajectory, ddim_sample, ddim_step, ddpm_sample, ddpm_step, dpm_solver_sample
@@ -7,13 +7,6 @@ from .schedules import (NoiseSchedule, cosine_schedule, linear_schedule, rescale
                         scaled_linear_schedule, timesteps)
 
 __version__ = "0.1.0"
-
-
-def load_pretrained(name: str):
-    """Load a shipped model: (model, schedule, info); see teachkit.checkpoints."""
-    from .checkpoints import load_pretrained as _load
-
-    return _load(name)
 
 
 __all__ = [
