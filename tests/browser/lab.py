@@ -107,7 +107,7 @@ def chromium_page(viewport=(1400, 1100)):
             browser.close()
 
 
-def open_and_run_all(page, base: str, token: str, notebook: str, timeout_ms: int = 90_000) -> None:
+def open_and_run_all(page, base: str, token: str, notebook: str, timeout_ms: int = 60_000) -> None:
     """Open a notebook in JupyterLab (fresh workspace) and run all its cells from the Run menu."""
     page.set_default_timeout(timeout_ms)
     page.goto(f"{base}/lab/tree/{notebook}?token={token}&reset")
