@@ -11,7 +11,7 @@ import torch  # noqa: E402
 
 __all__ = ["plot_nfe", "plot_guidance", "plot_grid"]
 
-MARKERS = {"DDPM": "o", "DDIM": "s", "DPM-Solver++(2M)": "^"}
+MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)": "^"}
 
 
 def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, title: str) -> None:

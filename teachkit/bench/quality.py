@@ -15,6 +15,9 @@ __all__ = ["SAMPLERS", "run_sampler", "toy_nfe_sweep", "toy_guidance_sweep", "mn
 # name -> (model, schedule, x_T, steps, **keywords) -> Trajectory; all with the default "trailing" spacing
 SAMPLERS: dict[str, Callable] = {
     "DDPM": lambda model, schedule, x_T, steps, **kw: ddpm_sample(model, schedule, x_T, steps=steps, **kw),
+    # DDPM with sigma_t^2 = beta_t, the "sigma-hat" row of the DDIM paper's Table 1
+    "DDPM (large var)": lambda model, schedule, x_T, steps, **kw: ddpm_sample(model, schedule, x_T, steps=steps,
+                                                                             variance="large", **kw),
     "DDIM": lambda model, schedule, x_T, steps, **kw: ddim_sample(model, schedule, x_T, steps, **kw),
     "DPM-Solver++(2M)": lambda model, schedule, x_T, steps, **kw: dpm_solver_sample(model, schedule, x_T, steps, **kw),
 }

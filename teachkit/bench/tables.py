@@ -31,11 +31,12 @@ def _headline(sweep: dict, key: str, label: str) -> list[str]:
         out.append(f"- **{sweep['task']}**: {label} DDIM-50 = {_f(ddim50[key])}, DDPM-1000 = {_f(ddpm1000[key])}"
                    f" (real data: {_f(floor)}); wall time DDPM-1000 / DDIM-50 = "
                    f"{ddpm1000['seconds'] / ddim50['seconds']:.1f}x (NFE {ddpm1000['nfe']} vs {ddim50['nfe']}).")
-    pairs = [(s, _find(sweep, "DDIM", s), _find(sweep, "DDPM", s)) for s in (10, 20, 50, 100)]
-    pairs = [(s, a, b) for s, a, b in pairs if a and b]
-    if pairs:
-        cells = ", ".join(f"{s}: {_f(a[key], 3)} vs {_f(b[key], 3)}" for s, a, b in pairs)
-        out.append(f"  - same step count, {label} DDIM vs DDPM: {cells}.")
+    for other in ("DDPM", "DDPM (large var)"):
+        pairs = [(s, _find(sweep, "DDIM", s), _find(sweep, other, s)) for s in (10, 20, 50, 100)]
+        pairs = [(s, a, b) for s, a, b in pairs if a and b]
+        if pairs:
+            cells = ", ".join(f"{s}: {_f(a[key], 3)} vs {_f(b[key], 3)}" for s, a, b in pairs)
+            out.append(f"  - same step count, {label} DDIM vs {other}: {cells}.")
     return out
 
 
