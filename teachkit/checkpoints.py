@@ -1,7 +1,6 @@
 """Checkpoints: safetensors weights + a JSON provenance record (never pickle); load_pretrained(name) for the shipped models."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 

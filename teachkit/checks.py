@@ -6,55 +6,12 @@ from typing import Callable, Sequence
 
 import torch
 
+from .models.exact import GaussianMixtureEps
 from .samplers import ddim_sample, ddim_step
 from .schedules import NoiseSchedule, cosine_schedule, linear_schedule, timesteps
 
 __all__ = ["GaussianMixtureEps", "check_alpha_bar", "check_q_sample", "check_ddim_step", "check_ddim_loop",
            "check_cfg_combine", "check_guided_sampler"]
-
-
-class GaussianMixtureEps(torch.nn.Module):
-    """The exact eps-predictor for 2-D data from a mixture of N(mu_k, s^2 I), one class per component (no training)."""
-
-    sample_shape = (2,)
-
-    def __init__(self, schedule: NoiseSchedule, means: Sequence[Sequence[float]] = ((2.0, 0.0), (-2.0, 0.0), (0.0, 2.0)),
-                 s: float = 0.3):
-        super().__init__()
-        self.num_classes = len(means)
-        self.null_label = self.num_classes  # "no condition": the whole mixture
-        self.register_buffer("means", torch.tensor(means, dtype=torch.float32))  # (K, 2)
-        self.register_buffer("alpha_bar", schedule.alpha_bar.float())  # (T,)
-        self.s = float(s)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """eps(x_t, t, y) = -sqrt(1 - alpha_bar_t) * score of q(x_t | y); y = null_label (or None) mixes all classes."""
-        if not isinstance(t, torch.Tensor) or t.dtype != torch.long or tuple(t.shape) != (x.shape[0],):
-            got = f"{t.dtype} of shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
-            raise TypeError(f"t must be a LongTensor of shape (B,) = ({x.shape[0]},), one timestep per sample, "
-                            f"e.g. torch.full((B,), t, dtype=torch.long); got {got}")
-        ab = self.alpha_bar[t][:, None, None]  # (B, 1, 1)
-        # DDPM Eq. (4): x_t | class k ~ N(sqrt(alpha_bar_t) mu_k, (alpha_bar_t s^2 + 1 - alpha_bar_t) I)
-        var = ab * self.s**2 + (1.0 - ab)
-        diff = x[:, None, :] - ab.sqrt() * self.means[None]  # (B, K, 2)
-        # responsibilities p(k | x_t); a label picks its own component, the null label weighs them all
-        logits = -(diff**2).sum(-1) / (2.0 * var[:, :, 0])  # (B, K)
-        if y is not None:
-            own = torch.nn.functional.one_hot(y.clamp(max=self.num_classes - 1), self.num_classes).bool()
-            own = own | (y == self.null_label)[:, None]
-            logits = logits.masked_fill(~own, float("-inf"))
-        r = logits.softmax(-1)[:, :, None]  # (B, K, 1)
-        # eps = sqrt(1 - alpha_bar_t) (x_t - sqrt(alpha_bar_t) mu) / var, averaged under p(k | x_t)
-        return ((1.0 - ab).sqrt() * diff / var * r).sum(1)
-
-    def sample(self, n: int, y: int | None = None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """n draws (x0, labels) from the clean data, of class y or of the whole mixture when y is None: (n, 2), (n,)."""
-        k = torch.randint(self.num_classes, (n,), generator=generator) if y is None else torch.full((n,), int(y))
-        return self.means[k] + self.s * torch.randn(n, 2, generator=generator), k
-
-    def nearest_class(self, x: torch.Tensor) -> torch.Tensor:
-        """The class whose mean is nearest to each point: (B,) labels."""
-        return torch.cdist(x.float(), self.means).argmin(-1)
 
 
 class _Recorder(torch.nn.Module):

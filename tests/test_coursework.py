@@ -250,11 +250,16 @@ def test_reference_step_in_check_message():
 
 
 def test_gaussian_mixture_eps_is_exact_per_class(linear):
-    from tests.conftest import GaussianEps
-
-    mixture, single = checks.GaussianMixtureEps(linear), GaussianEps(linear)
+    mixture = checks.GaussianMixtureEps(linear)
     x, t = torch.randn(9, 2), torch.tensor([0, 10, 100, 300, 500, 700, 900, 990, 999])
     y = torch.arange(9) % 3
+
+    def single(x, t, k):
+        # closed form for one Gaussian N(mu_k, s^2 I): eps = sqrt(1 - ab) (x - sqrt(ab) mu_k) / (ab s^2 + 1 - ab)
+        ab = linear.alpha_bar[t][:, None]
+        eps = (1 - ab).sqrt() * (x.double() - ab.sqrt() * mixture.means[k]) / (ab * 0.3**2 + 1 - ab)
+        return eps.float()
+
     torch.testing.assert_close(mixture(x, t, y), single(x, t, y))
     # the null label mixes the classes: far from the data it is the single Gaussian of the nearest component
     torch.testing.assert_close(mixture(torch.tensor([[40.0, 0.0]]), t[:1], torch.tensor([3])),

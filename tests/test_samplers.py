@@ -4,7 +4,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from teachkit.guidance import cfg_combine
+from teachkit.models.exact import GaussianMixtureEps
 from teachkit.samplers import ddim_sample, ddim_step, ddpm_sample, ddpm_step, dpm_solver_sample
 from teachkit.schedules import NoiseSchedule, linear_schedule, rescale_zero_terminal_snr
 
@@ -203,10 +203,9 @@ def test_negative_and_huge_guidance_allowed(linear, gauss_model):
 @given(T=st.integers(2, 300), b0=st.floats(1e-5, 1e-2), b1=st.floats(1e-3, 0.3), frac=st.floats(0, 1),
        spacing=st.sampled_from(["leading", "trailing", "linspace"]), eta=st.floats(0, 1))
 def test_trajectories_finite_over_random_schedules(T, b0, b1, frac, spacing, eta):
-    from tests.conftest import GaussianEps
     s = NoiseSchedule(torch.linspace(b0, b1, T, dtype=torch.float64))
     steps = max(1, round(frac * T))
-    model = GaussianEps(s)
+    model = GaussianMixtureEps(s)
     tr = ddim_sample(model, s, torch.randn(8, 2), steps, spacing=spacing, eta=eta, y=0, guidance_scale=2.0)
     assert tr.xs.shape == (steps + 1, 8, 2)
     assert torch.isfinite(tr.xs).all() and torch.isfinite(tr.x0_hats).all()

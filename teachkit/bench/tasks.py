@@ -8,52 +8,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..models.exact import GaussianMixtureEps
 from ..schedules import NoiseSchedule, linear_schedule
 
 __all__ = ["GaussianMixtureEps", "ToyTask", "MnistTask", "mixture_task", "pretrained_toy_task", "mnist_task"]
-
-
-class GaussianMixtureEps(nn.Module):
-    """The exact eps-predictor -sqrt(1 - alpha_bar_t) grad log p_t(x_t) for a Gaussian mixture (no training error)."""
-
-    def __init__(self, means: torch.Tensor, std: float, schedule: NoiseSchedule):
-        super().__init__()
-        self.register_buffer("means", means.double())  # (K, D)
-        self.register_buffer("alpha_bar", schedule.alpha_bar.clone())  # (T,)
-        self.std = float(std)
-        self.num_classes = means.shape[0]
-        self.null_label = self.num_classes
-        self.sample_shape = (means.shape[1],)
-        self.config = dict(kind="exact Gaussian-mixture score", K=self.num_classes, std=self.std)
-
-    def component_log_prob(self, x: torch.Tensor, alpha_bar: torch.Tensor | float = 1.0) -> torch.Tensor:
-        """log N(x; sqrt(alpha_bar) m_k, (alpha_bar s^2 + 1 - alpha_bar) I) for every component k, (B, K)."""
-        ab = torch.as_tensor(alpha_bar, dtype=torch.float64).reshape(-1, 1)
-        # q(x_t | k) = N(sqrt(alpha_bar) m_k, v I) with v = alpha_bar s^2 + 1 - alpha_bar (DDPM Eq. 4 on one component)
-        v = ab * self.std**2 + 1.0 - ab  # (B, 1)
-        sq = ((x.double()[:, None, :] - ab.sqrt()[:, :, None] * self.means[None]) ** 2).sum(-1)  # (B, K)
-        d = self.means.shape[1]
-        return -0.5 * sq / v - 0.5 * d * torch.log(2 * math.pi * v)
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact data log-density log p(x_0) (equal mixture weights), (B,)."""
-        return torch.logsumexp(self.component_log_prob(x), dim=1) - math.log(self.num_classes)
-
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """eps*(x_t, t | y): the posterior over components weights each component's exact noise."""
-        ab = self.alpha_bar[t.to(self.alpha_bar.device)].reshape(-1, 1)  # (B, 1)
-        v = ab * self.std**2 + 1.0 - ab
-        logits = self.component_log_prob(x_t, ab)  # (B, K)
-        if y is not None:
-            # a real label selects its component; the null label keeps the whole mixture
-            onehot = torch.nn.functional.one_hot(y.clamp(max=self.num_classes - 1), self.num_classes).bool()
-            keep = onehot | (y == self.null_label)[:, None]
-            logits = logits.masked_fill(~keep, float("-inf"))
-        w = torch.softmax(logits, dim=1)  # (B, K) posterior p(k | x_t)
-        # eps* = -sqrt(1 - alpha_bar) grad log p_t = sqrt(1 - alpha_bar) sum_k w_k (x_t - sqrt(alpha_bar) m_k) / v
-        resid = x_t.double()[:, None, :] - ab.sqrt()[:, :, None] * self.means[None]  # (B, K, D)
-        eps = (1.0 - ab).sqrt() * (w[:, :, None] * resid).sum(1) / v
-        return eps.to(x_t.dtype)
 
 
 @dataclass
@@ -90,7 +48,7 @@ def mixture_task(K: int = 8, radius: float = 2.0, std: float = 0.15) -> ToyTask:
     schedule = linear_schedule()
     angles = torch.arange(K, dtype=torch.float64) * 2 * math.pi / K
     means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
-    model = GaussianMixtureEps(means, std, schedule)
+    model = GaussianMixtureEps(schedule, means, std)
 
     def data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(seed)
