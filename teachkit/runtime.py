@@ -15,7 +15,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if device is not None:
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False "
+            raise ValueError("a CUDA device was requested but torch.cuda.is_available() is False "
                              "(a CPU-only torch build, or no GPU here); use device='cpu'")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise ValueError("device='mps' was requested but this machine has no usable MPS backend")
