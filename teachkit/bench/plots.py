@@ -14,6 +14,15 @@ __all__ = ["plot_nfe", "plot_guidance", "plot_grid"]
 MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)": "^"}
 
 
+def _finish(fig, axes, title: str, path: Path, legend_size: int) -> None:
+    """Legend on the first panel, a title, then write the PNG and free the figure."""
+    axes[0][0].legend(fontsize=legend_size)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, title: str) -> None:
     """One panel per metric, one line per sampler, NFE on a log axis; dashed: real data scored the same way."""
     fig, axes = plt.subplots(len(sweeps), len(metrics), figsize=(4.2 * len(metrics), 3.4 * len(sweeps)), squeeze=False)
@@ -32,11 +41,7 @@ def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, tit
             ax.set_ylabel(label)
             ax.set_title(f"{sweep['task']} (n={sweep['n']})", fontsize=9)
             ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes, title, path, legend_size=8)
 
 
 def plot_guidance(sweeps: list[dict], metrics: list[tuple], path: Path, title: str) -> None:
@@ -56,11 +61,7 @@ def plot_guidance(sweeps: list[dict], metrics: list[tuple], path: Path, title: s
         if yscale:
             ax.set_yscale(yscale[0])
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes, title, path, legend_size=7)
 
 
 def plot_grid(rows: dict, path: Path, title: str, columns: int = 10) -> None:
