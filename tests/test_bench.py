@@ -51,3 +51,25 @@ def test_bad_arguments_are_rejected():
         main(["--quick", "--mnist-n", "3", "--only", "toy"])
     with pytest.raises(SystemExit):
         main(["--only", "nonsense"])
+
+
+def test_mnist_floor_draws_distinct_real_digits_with_the_samples_labels():
+    from teachkit.bench.quality import _balanced_draw
+
+    labels = torch.arange(60) % 10  # six examples of each digit
+    y = torch.tensor([3, 3, 3, 7, 0, 7])
+    idx = _balanced_draw(labels, y, torch.Generator().manual_seed(0))
+    assert torch.equal(labels[idx], y) and idx.unique().numel() == y.numel()
+    with pytest.raises(ValueError, match="class 3"):
+        _balanced_draw(labels, torch.full((7,), 3), torch.Generator().manual_seed(0))
+
+
+def test_speed_headline_states_each_target_and_whether_it_was_met():
+    from teachkit.bench.tables import _speed_headline
+
+    speed = {"sampler_vs_bare": {"sampler": "DDIM-50", "batch": 10, "ratio": {"median": 1.2, "min": 1.1}},
+             "teachkit_vs_diffusers": [{"batch": 64, "DDIM-50": {"ratio_teachkit_over_diffusers": {"median": 0.7},
+                                                                 "ratio_bare_over_diffusers": {"median": 0.5}}}]}
+    lines = _speed_headline(speed, "CPU")
+    assert "1.200 (target <= 1.10: NOT met)" in lines[0]
+    assert "DDIM-50 0.700 (target <= 0.90: met), limit 0.500" in lines[1]

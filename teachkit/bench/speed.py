@@ -97,9 +97,15 @@ def teachkit_vs_diffusers(model: nn.Module, schedule: NoiseSchedule, batch: int,
         f"DPM-Solver++(2M)-{dpm_steps}": (lambda: dpm_solver_sample(model, schedule, x_T, dpm_steps, record=False),
                                           lambda: _diffusers_loop(dpm, model, x_T, dpm_steps)),
     }
+    nfes = {f"DDIM-{ddim_steps}": ddim_steps, f"DDPM-{ddpm_steps}": ddpm_steps,
+            f"DPM-Solver++(2M)-{dpm_steps}": dpm_steps}
     for name, (ours, theirs) in cases.items():
-        times = time_interleaved({"teachkit": ours, "diffusers": theirs}, repeats, device)
-        out[name] = {"times": times, "ratio_teachkit_over_diffusers": _ratio(times, "teachkit", "diffusers")}
+        ts = timesteps(schedule.T, nfes[name], "trailing")
+        times = time_interleaved({"teachkit": ours, "diffusers": theirs,
+                                  "bare_forwards": lambda: bare_forwards(model, x_T, ts)}, repeats, device)
+        out[name] = {"times": times, "ratio_teachkit_over_diffusers": _ratio(times, "teachkit", "diffusers"),
+                     # the best any sampler could score: the network evaluations alone, over diffusers' time
+                     "ratio_bare_over_diffusers": _ratio(times, "bare_forwards", "diffusers")}
     return out
 
 

@@ -27,9 +27,10 @@ def _headline(sweep: dict, key: str, label: str) -> list[str]:
     out = []
     ddim50, ddpm1000 = _find(sweep, "DDIM", 50), _find(sweep, "DDPM", 1000)
     if ddim50 and ddpm1000:
-        floor = sweep.get("data_floor", {}).get(key)
+        floor = sweep.get("data_floor", {})
+        sd = f" +- {_f(floor[key + '_sd'], 2)}" if key + "_sd" in floor else ""
         out.append(f"- **{sweep['task']}**: {label} DDIM-50 = {_f(ddim50[key])}, DDPM-1000 = {_f(ddpm1000[key])}"
-                   f" (real data: {_f(floor)}); wall time DDPM-1000 / DDIM-50 = "
+                   f" (real data: {_f(floor.get(key))}{sd}); wall time DDPM-1000 / DDIM-50 = "
                    f"{ddpm1000['seconds'] / ddim50['seconds']:.1f}x (NFE {ddpm1000['nfe']} vs {ddim50['nfe']}).")
     for other in ("DDPM", "DDPM (large var)"):
         pairs = [(s, _find(sweep, "DDIM", s), _find(sweep, other, s)) for s in (10, 20, 50, 100)]
@@ -38,6 +39,21 @@ def _headline(sweep: dict, key: str, label: str) -> list[str]:
             cells = ", ".join(f"{s}: {_f(a[key], 3)} vs {_f(b[key], 3)}" for s, a, b in pairs)
             out.append(f"  - same step count, {label} DDIM vs {other}: {cells}.")
     return out
+
+
+def _floor_cells(sweep: dict, cols: list[tuple[str, str]]) -> list:
+    """The real-data row; classifier-FID as mean +- sd over the floor's random draws, where recorded."""
+    floor = sweep.get("data_floor", {})
+    cells = [floor.get(k) for k, _ in cols]
+    if "cfid_sd" in floor and any(k == "cfid" for k, _ in cols):
+        i = [k for k, _ in cols].index("cfid")
+        cells[i] = f"{_f(floor['cfid'])} +- {_f(floor['cfid_sd'], 2)}"
+    return cells
+
+
+def _draws(sweep: dict) -> str:
+    draws = sweep.get("data_floor", {}).get("draws")
+    return f" ({draws} draws, same labels)" if draws else ""
 
 
 def _with_gap(rows: list[dict]) -> list[dict]:
@@ -50,8 +66,7 @@ def _nfe_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
     sweep = {**sweep, "rows": _with_gap(sweep["rows"])}
     header = ["sampler", "steps", "NFE"] + [label for _, label in cols] + ["seconds"]
     rows = [[r["sampler"], r["steps"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
-    floor = sweep.get("data_floor", {})
-    rows.append(["real data", "-", "-"] + [floor.get(k) for k, _ in cols] + [None])
+    rows.append(["real data" + _draws(sweep), "-", "-"] + _floor_cells(sweep, cols) + [None])
     return f"### {sweep['task']} (n = {sweep['n']}, seed {sweep['seed']})\n\n" + _table(header, rows)
 
 
@@ -60,8 +75,35 @@ def _guidance_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
     header = ["scale", "NFE"] + [label for _, label in cols] + ["seconds"]
     rows = [[r["scale"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
     if "data_floor" in sweep:
-        rows.append(["real data", "-"] + [sweep["data_floor"].get(k) for k, _ in cols] + [None])
+        rows.append(["real data" + _draws(sweep), "-"] + _floor_cells(sweep, cols) + [None])
     return f"### {sweep['task']}, {sweep['sampler']} (n = {sweep['n']})\n\n" + _table(header, rows)
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"{value:.3f} (target <= {target:.2f}: {'met' if value <= target else 'NOT met'})"
+
+
+def _speed_headline(speed: dict, where: str) -> list[str]:
+    """One line per speed target, with its verdict."""
+    out = []
+    sb = speed.get("sampler_vs_bare")
+    if sb:
+        out.append(f"- **speed ({where})**: {sb['sampler']} / the same bare forwards, batch {sb['batch']}: median "
+                   f"{_verdict(sb['ratio']['median'], 1.10)}.")
+    for vs in speed.get("teachkit_vs_diffusers", []):
+        cells = []
+        for name, c in vs.items():
+            if name == "batch":
+                continue
+            limit = (c.get("ratio_bare_over_diffusers") or {}).get("median")
+            cells.append(f"{name} {_verdict(c['ratio_teachkit_over_diffusers']['median'], 0.90)}"
+                         + (f", limit {limit:.3f}" if limit is not None else ""))
+        out.append(f"  - teachkit / diffusers at batch {vs['batch']}: " + "; ".join(cells) + ".")
+    for gv in speed.get("guided_vs_unguided", []):
+        out.append(f"  - {gv['model'].split(' (')[0]}, batch {gv['batch']}: guided / unguided "
+                   f"{gv['ratio_guided_over_unguided']['median']:.2f}, batched CFG / two separate passes "
+                   f"{gv['ratio_batched_over_two_passes']['median']:.2f}.")
+    return out
 
 
 def _speed_section(speed: dict) -> str:
@@ -75,11 +117,13 @@ def _speed_section(speed: dict) -> str:
                      f" (record=True: {sb['ratio_record']['median']:.3f}); target <= 1.10.")
     for vs in speed.get("teachkit_vs_diffusers", []):
         rows = [[name, c["times"]["teachkit"]["median_s"], c["times"]["diffusers"]["median_s"],
-                 c["ratio_teachkit_over_diffusers"]["median"], c["ratio_teachkit_over_diffusers"]["min"]]
+                 c["ratio_teachkit_over_diffusers"]["median"], c["ratio_teachkit_over_diffusers"]["min"],
+                 (c.get("ratio_bare_over_diffusers") or {}).get("median")]
                 for name, c in vs.items() if name != "batch"]
         parts.append(f"**teachkit vs diffusers schedulers driving the same model** ({speed['model']}, batch {vs['batch']};"
-                     " target ratio <= 0.90):\n\n"
-                     + _table(["sampler", "teachkit s", "diffusers s", "ratio (median)", "ratio (min)"], rows))
+                     " target ratio <= 0.90; \"limit\" is the bare network forwards alone over diffusers' time, the"
+                     " lowest ratio any sampler could reach):\n\n"
+                     + _table(["sampler", "teachkit s", "diffusers s", "ratio (median)", "ratio (min)", "limit"], rows))
     for gv in speed.get("guided_vs_unguided", []):
         rows = [[k, v["median_s"], v["per_step_ms"]] for k, v in gv["times"].items()]
         parts.append(f"**Guided (scale {gv['scale']}) vs unguided {gv['sampler']}** ({gv['model']}, batch {gv['batch']}):\n\n"
@@ -96,6 +140,10 @@ def markdown(results: dict) -> str:
         lines.append(f"- **{section}**: `{env['command']}` ({env['profile']} profile), {env['date']}, {env['wall_s']:.0f} s;"
                      f" {env['device']}, torch {env['torch']} with {env['threads']} intra-op thread(s), diffusers"
                      f" {env['diffusers']}; load average {env['load_start']} at start, {env['load_end']} at the end.")
+    total = results.get("total")
+    if total:
+        lines += ["", f"**Whole run**: `{total['command']}` ran every section in {total['wall_s'] / 60:.1f} min"
+                  f" ({total['date']}, {total['threads']} thread(s), load average {total['load_start']} at start)."]
     lines += [
         "",
         "Times are wall-clock seconds for the whole batch on a shared machine (see the load averages); ratios come",
@@ -112,6 +160,9 @@ def markdown(results: dict) -> str:
     for sweep in results.get("mnist_nfe", []):
         lines += _headline(sweep, "cfid", "classifier-FID")
         lines += _headline(sweep, "accuracy", "accuracy")
+    for key, where in (("speed", "CPU"), ("cuda", "CUDA")):
+        if isinstance(results.get(key), dict) and "model" in results[key]:
+            lines += _speed_headline(results[key], where + (f", {results[key]['gpu']}" if "gpu" in results[key] else ""))
     toy_cols = [("sliced_w2", "sliced W2"), ("energy", "energy dist."), ("mmd", "MMD^2"), ("log_likelihood", "mean log p"),
                 ("log_p_gap", "log p gap")]
     mnist_cols = [("cfid", "cFID"), ("accuracy", "accuracy"), ("diversity", "diversity"), ("saturation", "saturated")]
