@@ -262,6 +262,13 @@ def test_guidance_sweep(toy):
     assert seen == [16, 16] and g.cache.hits == 1  # scale 3 came from the cache
     g.scale.value = 0.0
     assert g.bar.last_error is None
+    # sample() shares the slider's cache: a lesson's sweep fills it, and the slider then re-uses it
+    x0, nfe, scores = g.sample(30)
+    assert len(seen) == 3 and nfe == 10 and scores["n"] == 16
+    g.sample(7.0)
+    g.scale.value = 7.0
+    assert len(seen) == 4 and "scale 7" in g.title.get_text()
+    np.testing.assert_allclose(g.view.get_offsets(), g.sample(7.0)[0].numpy())
 
 
 def test_guidance_sweep_images_and_errors():

@@ -72,6 +72,11 @@ class GuidanceSweep(W.VBox):
         self.title = ax.set_title(" ", fontsize="small")
 
     def sample(self, scale: float) -> tuple[torch.Tensor, int, dict]:
+        """Samples of every class at `scale`, their NFE and metric; cached, so a lesson's sweep and the slider share results."""
+        scale = float(scale)
+        return self.cache.get_or_compute(scale, lambda: self._sample(scale))
+
+    def _sample(self, scale: float) -> tuple[torch.Tensor, int, dict]:
         """Sample every class at `scale` with the chosen public sampler, and score it with the metric."""
         traj = self.sampler_fn(self.model, self.schedule, self.x_T, steps=self.steps, y=self.labels,
                                guidance_scale=scale, generator=torch.Generator().manual_seed(1), record=False)
@@ -86,7 +91,7 @@ class GuidanceSweep(W.VBox):
     def _update(self, change=None) -> None:
         scale = float(self.scale.value)
         with self.bar.busy(f"sampling {self.num_classes} classes at scale {scale:g}"):
-            x0, nfe, scores = self.cache.get_or_compute(scale, lambda: self.sample(scale))
+            x0, nfe, scores = self.sample(scale)
         if self.is_2d:
             self.view.set_offsets(x0.numpy())
         else:
