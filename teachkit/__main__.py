@@ -47,9 +47,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model, x, y = recipe["build"]()
     spec = schedule_spec(**recipe["schedule"]) if recipe["schedule"] else None
+    extra = {}
     if recipe["kind"] == "classifier":
         losses = train_classifier(model, x, y, seed=args.seed, device=device, progress=not args.quiet, **hp)
         trained = model
+    elif recipe["kind"] == "distilled":
+        from teachkit.distill import distill
+
+        teacher, schedule, teacher_info = _load_named(recipe["teacher"], out)
+        result = distill(teacher, schedule, x, y, seed=args.seed, device=device, progress=not args.quiet,
+                         checkpoint_dir=Path(args.run_dir) / args.name, checkpoint_every=250, resume=args.resume, **hp)
+        losses, trained = result.losses, result.ema_model
+        # what load_checkpoint and distilled_sample need: the output is v, the guidance scale is baked in
+        extra = {"prediction": trained.prediction, "guidance_scale": hp["guidance_scale"],
+                 "teacher": {"name": recipe["teacher"], "weights_sha256": teacher_info["weights_sha256"]}}
     else:
         schedule = schedule_from_spec(spec)
         ckpt_dir = Path(args.run_dir) / args.name
@@ -73,6 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "machine": _machine(torch.get_num_threads()),
         "final_loss": round(sum(tail) / len(tail), 5),
         "quality": None,
+        **extra,
     }
     path = save_checkpoint(out / args.name, trained.cpu(), spec, info, dtype=recipe["dtype"])
     print(f"wrote {path} and {path.with_suffix('.json')} ({wall:.0f} s, final loss {info['final_loss']})")
@@ -96,14 +108,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.name == "mnist-classifier":
         quality = evaluate_classifier(model, device=args.device)
     elif args.name == "mnist-cfg":
-        clf_dir = out if (out / "mnist-classifier.json").exists() else None
-        if clf_dir is None:
-            from teachkit.checkpoints import load_pretrained
-            classifier = load_pretrained("mnist-classifier")[0]
-        else:
-            classifier = load_checkpoint(out / "mnist-classifier")[0]
+        classifier = _load_named("mnist-classifier", out)[0]
         quality = evaluate_mnist_cfg(model, schedule, classifier, device=args.device)
         quality["classifier"] = "mnist-classifier"
+    elif info.get("prediction") == "v":
+        from teachkit.recipes import evaluate_distilled_mnist, evaluate_distilled_toy
+
+        teacher = _load_named(info["teacher"]["name"], out)[0]
+        if teacher.sample_shape == (1, 28, 28):
+            classifier = _load_named("mnist-classifier", out)[0]
+            quality = evaluate_distilled_mnist(model, teacher, schedule, classifier,
+                                               guidance_scale=info["guidance_scale"], device=args.device)
+        else:
+            quality = evaluate_distilled_toy(model, teacher, schedule, guidance_scale=info["guidance_scale"],
+                                             device=args.device)
     else:
         quality = evaluate_toy(model, schedule, device=args.device)
     quality["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
@@ -115,6 +133,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         json_path.write_text(json.dumps(record, indent=2) + "\n")
         print(f"stored quality in {json_path}")
     return 0
+
+
+def _load_named(name: str, out: Path):
+    """A model from the --out directory when it holds NAME.json, else the shipped one."""
+    from teachkit.checkpoints import load_checkpoint, load_pretrained
+
+    return load_checkpoint(out / name) if (out / f"{name}.json").exists() else load_pretrained(name)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from teachkit.schedules import NoiseSchedule
 __all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "available_pretrained", "PRETRAINED",
            "schedule_spec", "schedule_from_spec", "checkpoint_dir"]
 
-PRETRAINED = ("toy-2d-cfg", "mnist-cfg", "mnist-classifier")
+PRETRAINED = ("toy-2d-cfg", "mnist-cfg", "mnist-classifier", "toy-2d-distilled", "mnist-distilled")
 
 _SCHEDULE_BUILDERS = {
     "linear": _schedules.linear_schedule,
@@ -111,6 +111,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model = model.to(device).eval()
+    if info.get("prediction", "eps") != "eps":
+        # a distilled student: the same network class, its output read as v (teachkit.samplers.distilled_sample)
+        model.prediction = info["prediction"]
     schedule = schedule_from_spec(info["schedule"]) if info.get("schedule") else None
     return model, schedule, info
 
@@ -121,7 +124,7 @@ def available_pretrained() -> list[str]:
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, NoiseSchedule | None, dict]:
-    """Load a shipped model by name -> (model, schedule, info); the classifier's schedule is None."""
+    """Load a shipped model by name -> (model, schedule, info); the classifier's schedule is None; a "-distilled" student samples with distilled_sample."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, one of {', '.join(PRETRAINED)}; got {type(name).__name__}")
     if name not in PRETRAINED:

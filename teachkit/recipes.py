@@ -13,7 +13,8 @@ from teachkit.datasets import MNIST_SHA256, mnist_tensors, toy
 from teachkit.models import MnistClassifier, SmallUNet, ToyMLP
 from teachkit.runtime import pick_device
 
-__all__ = ["RECIPES", "train_classifier", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment"]
+__all__ = ["RECIPES", "train_classifier", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment",
+           "evaluate_distilled_toy", "evaluate_distilled_mnist"]
 
 TOY_NAME = "moons"
 
@@ -103,12 +104,21 @@ def evaluate_mnist_cfg(model: nn.Module, schedule, classifier: MnistClassifier, 
     return results
 
 
+def _toy_scores(x: torch.Tensor, x_ref: torch.Tensor) -> dict:
+    """Sliced W2, energy distance and mean log-likelihood of 2-D samples x against reference data x_ref."""
+    from teachkit.datasets import toy_log_prob
+    from teachkit.metrics import energy_distance, mean_log_likelihood, sliced_wasserstein
+
+    return {"sliced_w2": round(sliced_wasserstein(x, x_ref), 4), "energy": round(energy_distance(x, x_ref), 4),
+            "mean_log_likelihood": round(mean_log_likelihood(x, lambda p: toy_log_prob(TOY_NAME, p)), 3)}
+
+
 @torch.no_grad()
 def evaluate_toy(model: nn.Module, schedule, *, n: int = 2000, steps: int = 50, scales: tuple[float, ...] = (1.0, 3.0),
                  seed: int = 0, device=None) -> dict:
     """Sliced W2, energy distance and mean log-likelihood of DDIM-`steps` samples vs fresh data, and class adherence per guidance scale."""
-    from teachkit.datasets import toy_class_log_prob, toy_log_prob
-    from teachkit.metrics import class_adherence, energy_distance, mean_log_likelihood, sliced_wasserstein
+    from teachkit.datasets import toy_class_log_prob
+    from teachkit.metrics import class_adherence
     from teachkit.samplers import ddim_sample
 
     device = pick_device(device)
@@ -118,8 +128,7 @@ def evaluate_toy(model: nn.Module, schedule, *, n: int = 2000, steps: int = 50, 
     x_T = torch.randn((n, *model.sample_shape), device=device, generator=gen)
 
     def scores(x: torch.Tensor) -> dict:
-        return {"sliced_w2": round(sliced_wasserstein(x, x_ref), 4), "energy": round(energy_distance(x, x_ref), 4),
-                "mean_log_likelihood": round(mean_log_likelihood(x, lambda p: toy_log_prob(TOY_NAME, p)), 3)}
+        return _toy_scores(x, x_ref)
 
     out = {"toy": TOY_NAME, "sampler": f"DDIM-{steps} (eta=0, trailing)", "samples": n, "seed": seed}
     # a fresh data sample scored the same way: the floor a perfect model would reach
@@ -133,6 +142,75 @@ def evaluate_toy(model: nn.Module, schedule, *, n: int = 2000, steps: int = 50, 
     return out
 
 
+@torch.no_grad()
+def evaluate_distilled_toy(student: nn.Module, teacher: nn.Module, schedule, *, guidance_scale: float, n: int = 2000,
+                           steps: tuple[int, ...] = (1, 2, 4, 8), seed: int = 0, device=None) -> dict:
+    """The student at each step count beside the teacher's DDIM at the same steps and scale: distances to fresh data, class adherence."""
+    from teachkit.datasets import toy_class_log_prob
+    from teachkit.metrics import class_adherence
+    from teachkit.samplers import ddim_sample, distilled_sample
+
+    device = pick_device(device)
+    student, teacher = student.to(device).eval(), teacher.to(device).eval()
+    x_ref, y_ref = toy(TOY_NAME, n, seed=seed + 12345)
+    x_T = torch.randn((n, *student.sample_shape), device=device, generator=torch.Generator(device=device).manual_seed(seed))
+    y = y_ref.to(device)
+
+    def scores(x: torch.Tensor, nfe: int) -> dict:
+        adherence = class_adherence(x.cpu(), y_ref, lambda p: toy_class_log_prob(TOY_NAME, p))
+        return {**_toy_scores(x.cpu(), x_ref), "class_adherence": round(adherence, 4), "nfe": nfe}
+
+    out = {"toy": TOY_NAME, "samples": n, "seed": seed, "guidance_scale": guidance_scale,
+           "student_sampler": "multistep consistency sampling (trailing)", "teacher_sampler": "DDIM (eta=0, trailing)",
+           "data_vs_data": _toy_scores(toy(TOY_NAME, n, seed=seed + 999)[0], x_ref), "student": {}, "teacher_ddim": {}}
+    for k in steps:
+        gen = torch.Generator(device=device).manual_seed(seed + 1)
+        tr = distilled_sample(student, schedule, x_T, k, y=y, generator=gen, record=False)
+        out["student"][str(k)] = scores(tr.sample, tr.nfe)
+        tr = ddim_sample(teacher, schedule, x_T, k, y=y, guidance_scale=guidance_scale, record=False)
+        out["teacher_ddim"][str(k)] = scores(tr.sample, tr.nfe)
+    tr = ddim_sample(teacher, schedule, x_T, 50, y=y, guidance_scale=guidance_scale, record=False)
+    out["teacher_ddim"]["50"] = scores(tr.sample, tr.nfe)
+    return out
+
+
+@torch.no_grad()
+def evaluate_distilled_mnist(student: nn.Module, teacher: nn.Module, schedule, classifier: MnistClassifier, *,
+                             guidance_scale: float, per_class: int = 20, steps: tuple[int, ...] = (1, 2, 4, 8),
+                             seed: int = 0, device=None) -> dict:
+    """The classifier's accuracy on the requested digit and a classifier-FID to held-out digits, student vs teacher DDIM at equal steps."""
+    from teachkit.metrics import classifier_fid, classifier_outputs
+    from teachkit.samplers import ddim_sample, distilled_sample
+
+    device = pick_device(device)
+    student, teacher, classifier = student.to(device).eval(), teacher.to(device).eval(), classifier.to(device).eval()
+    y = torch.arange(student.num_classes, device=device).repeat_interleave(per_class)
+    x_T = torch.randn((y.numel(), *student.sample_shape), device=device,
+                      generator=torch.Generator(device=device).manual_seed(seed))
+    feats_ref = classifier_outputs(classifier, mnist_tensors("test")[0].to(device))[0]
+
+    def scores(x: torch.Tensor, nfe: int, seconds: float) -> dict:
+        feats, logits = classifier_outputs(classifier, x.clamp(-1, 1))
+        pred = logits.argmax(1)
+        per_digit = [(pred[y.cpu() == d] == d).float().mean().item() for d in range(student.num_classes)]
+        return {"accuracy": round(float((pred == y.cpu()).float().mean()), 4),
+                "per_digit_accuracy": [round(a, 3) for a in per_digit],
+                "classifier_fid": round(classifier_fid(feats, feats_ref), 2), "nfe": nfe, "seconds": round(seconds, 1)}
+
+    out = {"samples": int(y.numel()), "seed": seed, "guidance_scale": guidance_scale, "classifier": "mnist-classifier",
+           "fid_reference": "the 500 held-out test digits", "student_sampler": "multistep consistency sampling (trailing)",
+           "teacher_sampler": "DDIM (eta=0, trailing)", "student": {}, "teacher_ddim": {}}
+    for k in steps:
+        t0 = time.perf_counter()
+        tr = distilled_sample(student, schedule, x_T, k, y=y, generator=torch.Generator(device=device).manual_seed(seed + 1),
+                              record=False)
+        out["student"][str(k)] = scores(tr.sample, tr.nfe, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        tr = ddim_sample(teacher, schedule, x_T, k, y=y, guidance_scale=guidance_scale, record=False)
+        out["teacher_ddim"][str(k)] = scores(tr.sample, tr.nfe, time.perf_counter() - t0)
+    return out
+
+
 def _mnist_cfg_build():
     x, y = mnist_tensors("train")
     return SmallUNet(channels=(32, 64, 64), num_classes=10), x, y
@@ -141,6 +219,15 @@ def _mnist_cfg_build():
 def _toy_build():
     x, y = toy(TOY_NAME, 20000, seed=0)
     return ToyMLP(hidden=128, layers=3, num_classes=2), x, y
+
+
+def _toy_data():
+    # a distilled student is built from its teacher; the recipe only supplies the data
+    return None, *toy(TOY_NAME, 20000, seed=0)
+
+
+def _mnist_data():
+    return None, *mnist_tensors("train")
 
 
 # name -> how to build (model, x, y), the default training hyper-parameters, and how it is stored
@@ -152,6 +239,18 @@ RECIPES = {
                       data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
                       schedule=dict(name="linear", T=1000), dtype=torch.float16,
                       train=dict(steps=4500, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
+    # consistency-distilled students (teachkit.distill): kind "distilled", built from the shipped `teacher`
+    "toy-2d-distilled": dict(kind="distilled", teacher="toy-2d-cfg", build=_toy_data,
+                             data=f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)",
+                             schedule=dict(name="linear", T=1000), dtype=None,
+                             train=dict(guidance_scale=1.0, intervals=40, steps=2000, batch_size=512, lr=1e-3,
+                                        target_decay=0.95, p_uncond=0.1, warmup=100)),
+    "mnist-distilled": dict(kind="distilled", teacher="mnist-cfg", build=_mnist_data,
+                            data="data/mnist train split (4,500 digits)",
+                            data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
+                            schedule=dict(name="linear", T=1000), dtype=torch.float16,
+                            train=dict(guidance_scale=3.0, intervals=40, steps=1500, batch_size=32, lr=2e-4,
+                                       target_decay=0.95, p_uncond=0.1, warmup=100)),
     "mnist-classifier": dict(kind="classifier", build=lambda: (MnistClassifier(), *mnist_tensors("train")),
                              data="data/mnist train split (4,500 digits)",
                              data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},

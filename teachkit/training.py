@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
 
-__all__ = ["train", "TrainResult", "ddpm_loss", "drop_labels", "lr_at"]
+__all__ = ["train", "TrainResult", "ddpm_loss", "drop_labels", "lr_at", "ema_update"]
 
 
 def drop_labels(y: torch.Tensor, null_label: int, p_uncond: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -50,6 +50,14 @@ def lr_at(step: int, lr: float, steps: int, warmup: int, decay: str) -> float:
     progress = min(1.0, (step - warmup) / max(1, steps - warmup))
     # cosine from lr down to 0.1 lr
     return lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """In place: theta_ema <- decay theta_ema + (1 - decay) theta (the EMA of weights; also consistency models' target, Song et al. 2023, Eq. 8)."""
+    for p_ema, p in zip(ema.parameters(), model.parameters()):
+        # theta_ema + (1 - decay) (theta - theta_ema) = decay theta_ema + (1 - decay) theta
+        p_ema.lerp_(p, 1.0 - decay)
 
 
 @dataclass
@@ -161,10 +169,7 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
         # EMA with warmup: decay_eff = min(decay, (1 + step) / (10 + step))
-        decay = min(ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
-                p_ema.lerp_(p, 1.0 - decay)
+        ema_update(ema, model, min(ema_decay, (1 + step) / (10 + step)))
         pending.append(loss.detach())
         done = step + 1
         if len(pending) >= 50 or done == steps or (callback and done % callback_every == 0):

@@ -1,0 +1,161 @@
+"""Consistency distillation of a guided eps-teacher into a few-step student (Song et al. 2023, Alg. 2; Luo et al. 2023, LCM).
+
+One student serves 1, 2, 4 and 8 steps (teachkit.samplers.distilled_sample). The recipe, LCM-style:
+- the teacher is the classifier-free-guided eps-model at a fixed scale w (LCM Sec. 4.2, with w fixed
+  instead of sampled), so the student needs one network call per step where the teacher needs two;
+- the ODE solver is one DDIM step (DDIM Eq. 12) over a skipping interval of the grid
+  timesteps(T, intervals, "trailing") (LCM Sec. 4.3), the last interval ending at "clean";
+- the target is an EMA copy of the student (CM Eq. 8), and the loss is CM Eq. (7) with squared L2;
+- the student starts from the teacher's weights but reads its output as v (see samplers/distilled.py).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from teachkit.guidance import guided_eps
+from teachkit.runtime import pick_device
+from teachkit.samplers.ddim import ddim_step
+from teachkit.samplers.distilled import STUDENT_PREDICTION, student_x0
+from teachkit.schedules import NoiseSchedule, timesteps
+from teachkit.training import TrainResult, _check_data, _load_state, _save_state, drop_labels, ema_update, lr_at
+
+__all__ = ["distill", "make_student", "distillation_grid", "consistency_distillation_loss"]
+
+
+def make_student(net: nn.Module) -> nn.Module:
+    """A trainable copy of `net` (usually the teacher: CM Alg. 2 starts from its weights) whose output is read as v (Salimans & Ho 2022, Sec. 4)."""
+    student = copy.deepcopy(net).train().requires_grad_(True)
+    student.prediction = STUDENT_PREDICTION
+    return student
+
+
+def distillation_grid(T: int, intervals: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(t, s): the grid timesteps t_{n+1} (descending) and each one's target t_n, the next grid point down (-1 = clean) (LCM Sec. 4.3)."""
+    if isinstance(intervals, bool) or not isinstance(intervals, int) or intervals < 1:
+        raise ValueError(f"intervals={intervals!r}: the ODE grid needs a positive integer number of intervals")
+    t = timesteps(T, intervals, "trailing")
+    s = torch.cat([t[1:], torch.tensor([-1])])
+    return t, s
+
+
+def consistency_distillation_loss(student: nn.Module, target: nn.Module, teacher: nn.Module, alpha_bar: torch.Tensor,
+                                  grid: tuple[torch.Tensor, torch.Tensor], x0: torch.Tensor, y: torch.Tensor | None,
+                                  guidance_scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """CM Eq. (7): || f_theta(x_t, t) - f_theta-(x_hat_s, s) ||^2, x_hat_s one guided DDIM step of the teacher from x_t (CM Eq. 6)."""
+    B, dev = x0.shape[0], x0.device
+    grid_t, grid_s = grid
+    # (B, 1, ..., 1) views so per-sample scalars broadcast over the sample dimensions
+    shape = (-1, *([1] * (x0.ndim - 1)))
+    # alpha_bar with alpha_bar_{-1} = 1 ("clean") at index 0
+    ab = torch.cat([torch.ones(1, device=dev, dtype=alpha_bar.dtype), alpha_bar])
+    # 1. CM Alg. 2: n ~ U{1, ..., N-1}; here t = t_{n+1} on the grid and s = t_n, the next point down
+    n = torch.randint(0, grid_t.shape[0], (B,), device=dev, generator=generator)
+    t, s = grid_t[n], grid_s[n]
+    ab_t, ab_s = ab[t + 1].reshape(shape), ab[s + 1].reshape(shape)
+    eps = torch.randn(x0.shape, device=dev, dtype=x0.dtype, generator=generator)
+    # 2. DDPM Eq. (4): x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps
+    x_t = ab_t.sqrt() * x0 + (1.0 - ab_t).sqrt() * eps
+    with torch.no_grad():
+        # 3. LCM Sec. 4.2, CFG Eq. (6): the teacher's guided eps at the fixed scale w (null labels: unguided)
+        eps_w = guided_eps(teacher, x_t, t, y, guidance_scale) if y is not None else teacher(x_t, t)
+        # 4. CM Eq. (6) with the DDIM solver (DDIM Eq. 12, eta = 0): x_hat_s from x_t over one skipping interval
+        x_s, _ = ddim_step(x_t, eps_w, ab_t, ab_s)
+        # 5. the target f_theta-(x_hat_s, s); at s = -1 (clean) f is the identity (CM Eq. 4)
+        v_target = target(x_s, s.clamp(min=0), y)
+        f_target = torch.where((s == -1).reshape(shape), x_s, student_x0(x_s, v_target, ab_s))
+    # 6. the online student's f_theta(x_t, t)
+    f_student = student_x0(x_t, student(x_t, t, y), ab_t)
+    # 7. CM Eq. (7) with d = squared L2 and lambda(t_n) = 1, averaged over the batch and the sample dimensions
+    return (f_student - f_target).pow(2).mean()
+
+
+def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            student: nn.Module | None = None, guidance_scale: float = 1.0, intervals: int = 40, steps: int = 2000, batch_size: int = 256,
+            lr: float = 1e-4, target_decay: float = 0.95, p_uncond: float = 0.1, grad_clip: float | None = 1.0,
+            warmup: int = 100, lr_decay: str = "cosine", seed: int = 0, device: str | torch.device | None = None,
+            progress: bool = True, callback: Callable | None = None, callback_every: int = 100,
+            checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False) -> TrainResult:
+    """Consistency distillation (Song et al. 2023, Alg. 2); returns TrainResult(ema_model=the target student to sample, model=the online one).
+
+    `student` is the network to train (default: a copy of the teacher, as in CM Alg. 2); its output is read as v.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps={steps!r}: distillation needs a positive integer number of steps")
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
+        raise TypeError(f"guidance_scale must be a real number (1 = the plain conditional teacher), got {guidance_scale!r}")
+    if not 0.0 <= target_decay < 1.0:
+        raise ValueError(f"target_decay={target_decay}: the EMA rate mu of CM Eq. (8) must lie in [0, 1)")
+    if not 0.0 <= p_uncond < 1.0:
+        raise ValueError(f"p_uncond={p_uncond} must lie in [0, 1): the share of null labels the student also learns")
+    if lr_decay not in ("cosine", "constant"):
+        raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
+    if getattr(teacher, "prediction", "eps") != "eps":
+        raise TypeError("the teacher must be an eps-model (e.g. load_pretrained('toy-2d-cfg')), not a distilled student")
+    _check_data(teacher, x, y)
+    if student is not None and getattr(student, "num_classes", None) != getattr(teacher, "num_classes", None):
+        raise ValueError(f"the student has num_classes={getattr(student, 'num_classes', None)} but the teacher "
+                         f"{getattr(teacher, 'num_classes', None)}: both must read the same labels")
+    device = pick_device(device)
+    torch.manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    teacher = teacher.to(device).eval().requires_grad_(False)
+    student = make_student(teacher if student is None else student.to(device))
+    # CM Alg. 2: theta- <- theta at the start
+    target = copy.deepcopy(student).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
+    x = x.to(device)
+    y = y.to(device) if y is not None else None
+    null_label = getattr(teacher, "null_label", None)
+    alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
+    grid = tuple(g.to(device) for g in distillation_grid(schedule.T, intervals))
+    ckpt = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
+    start, losses, perm, pos = 0, [], None, 0
+    if resume:
+        if ckpt is None or not ckpt.with_suffix(".json").exists():
+            raise FileNotFoundError(f"resume=True but there is no distillation state at {ckpt}(.safetensors/.json)")
+        start, losses, perm, pos = _load_state(ckpt, student, target, opt, gen)
+        perm = perm.to(device) if perm is not None else None
+    N = x.shape[0]
+    pending: list[torch.Tensor] = []
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc="distill", leave=True)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, lr, steps, warmup, lr_decay)
+        # fresh permutation each epoch; batches are index views into the full tensors (as in training.train)
+        if perm is None or pos + batch_size > N:
+            perm, pos = torch.randperm(N, device=device, generator=gen), 0
+        idx = perm[pos:pos + min(batch_size, N)]
+        pos += batch_size
+        y_in = drop_labels(y[idx], null_label, p_uncond, gen) if y is not None and null_label is not None else None
+        loss = consistency_distillation_loss(student, target, teacher, alpha_bar, grid, x[idx], y_in,
+                                             guidance_scale, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(student.parameters(), grad_clip)
+        opt.step()
+        # CM Eq. (8): theta- <- stopgrad(mu theta- + (1 - mu) theta)
+        ema_update(target, student, target_decay)
+        pending.append(loss.detach())
+        done = step + 1
+        if len(pending) >= 50 or done == steps or (callback and done % callback_every == 0):
+            losses.extend(torch.stack(pending).cpu().tolist())
+            pending.clear()
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.5f}")
+        if callback is not None and done % callback_every == 0:
+            callback(done, losses, target)
+        if ckpt is not None and (done % checkpoint_every == 0 or done == steps):
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            _save_state(ckpt, done, student, target, opt, gen, losses, perm, pos)
+    bar.close()
+    target.prediction = student.prediction = STUDENT_PREDICTION
+    return TrainResult(ema_model=target, model=student, losses=losses, steps=steps,
+                       wall_time_s=time.perf_counter() - t0)
