@@ -25,13 +25,13 @@ PROFILES = {
                  toy_scales=SCALES, toy_guidance_steps=50,
                  mnist_n=100, mnist_guidance_n=200, mnist_train_n=None, mnist_heldout_n=None, mnist_ladder=FULL_LADDER,
                  mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
-                 speed_batch=10_000, speed_steps=50, repeats=3, vs_diffusers_batches=(2_000, 64),
+                 speed_batch=10_000, speed_steps=50, repeats=3, speed_min_seconds=2.0, vs_diffusers_batches=(2_000, 64),
                  vs_diffusers_steps=(50, 100, 20), guided_batch=2_000, unet_batch=16, unet_steps=4),
     "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5]},
                   toy_scales=[0, 1, 3], toy_guidance_steps=5, mnist_n=20, mnist_guidance_n=20, mnist_train_n=200,
                   mnist_heldout_n=100,
                   mnist_ladder={"DDPM": [3], "DDIM": [3], "DPM-Solver++(2M)": [3]}, mnist_scale=1.0,
-                  mnist_scales=[0, 3], mnist_guidance_steps=3, speed_batch=500, speed_steps=5, repeats=2,
+                  mnist_scales=[0, 3], mnist_guidance_steps=3, speed_batch=500, speed_steps=5, repeats=2, speed_min_seconds=0.0,
                   vs_diffusers_batches=(500, 32), vs_diffusers_steps=(5, 10, 5), guided_batch=500, unet_batch=4,
                   unet_steps=2),
 }
@@ -82,20 +82,23 @@ def _speed_section(prof: dict, device: torch.device) -> dict:
     schedule = toy.schedule if toy is not None else mixture_task().schedule
     n_params = sum(p.numel() for p in mlp.parameters())
     out = {"model": f"ToyMLP {n_params:,} params ({'toy-2d-cfg' if toy else 'random init'}), device {device}"}
+    rounds = dict(min_seconds=prof["speed_min_seconds"])
     out["sampler_vs_bare"] = speed.sampler_vs_bare(mlp, schedule, prof["speed_batch"], prof["speed_steps"],
-                                                   prof["repeats"], device)
+                                                   prof["repeats"], device, **rounds)
     try:
         out["teachkit_vs_diffusers"] = [
-            speed.teachkit_vs_diffusers(mlp, schedule, b, prof["repeats"], device, *prof["vs_diffusers_steps"])
+            speed.teachkit_vs_diffusers(mlp, schedule, b, prof["repeats"], device, *prof["vs_diffusers_steps"], **rounds)
             for b in prof["vs_diffusers_batches"]
         ]
     except ImportError as err:
         out["teachkit_vs_diffusers"] = []
         out["diffusers_missing"] = str(err)
-    gv = speed.guided_vs_unguided(mlp, schedule, prof["guided_batch"], prof["speed_steps"], prof["repeats"], device)
+    gv = speed.guided_vs_unguided(mlp, schedule, prof["guided_batch"], prof["speed_steps"], prof["repeats"], device,
+                                  **rounds)
     gv["model"] = out["model"]
     unet = SmallUNet(channels=(32, 64, 64), num_classes=10)  # mnist-cfg's architecture; speed needs no weights
-    gu = speed.guided_vs_unguided(unet, schedule, prof["unet_batch"], prof["unet_steps"], prof["repeats"], device)
+    gu = speed.guided_vs_unguided(unet, schedule, prof["unet_batch"], prof["unet_steps"], prof["repeats"], device,
+                                  **rounds)
     gu["model"] = f"SmallUNet {sum(p.numel() for p in unet.parameters()):,} params (mnist-cfg architecture), device {device}"
     out["guided_vs_unguided"] = [gv, gu]
     return out

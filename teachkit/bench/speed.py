@@ -20,19 +20,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict:
-    """Run each function once to warm up, then `repeats` rounds in turn; seconds per call (median, min, all)."""
+def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device,
+                     min_seconds: float = 0.0, max_rounds: int = 200) -> dict:
+    """Run each function once to warm up, then rounds in turn: at least `repeats`, and more (up to `max_rounds`)
+    until every function has run for `min_seconds` in all; seconds per call (median, min, all)."""
     for fn in fns.values():
         fn()
     times = {k: [] for k in fns}
-    for _ in range(repeats):
+    rounds = 0
+    while rounds < repeats or (rounds < max_rounds and min(sum(v) for v in times.values()) < min_seconds):
         for name, fn in fns.items():
             _sync(device)
             t0 = time.perf_counter()
             fn()
             _sync(device)
             times[name].append(time.perf_counter() - t0)
-    return {k: {"median_s": statistics.median(v), "min_s": min(v), "all_s": v} for k, v in times.items()}
+        rounds += 1
+    return {k: {"median_s": statistics.median(v), "min_s": min(v), "rounds": len(v), "all_s": v}
+            for k, v in times.items()}
 
 
 def _ratio(times: dict, a: str, b: str) -> dict:
@@ -48,7 +53,7 @@ def bare_forwards(model: nn.Module, x: torch.Tensor, ts: torch.Tensor, y=None) -
 
 
 def sampler_vs_bare(model: nn.Module, schedule: NoiseSchedule, batch: int, steps: int, repeats: int,
-                    device: torch.device) -> dict:
+                    device: torch.device, min_seconds: float = 0.0) -> dict:
     """DDIM-steps time (record=False) / time of `steps` bare forwards at the same batch."""
     model = model.to(device).eval()
     x_T = torch.randn((batch, *model.sample_shape), generator=torch.Generator().manual_seed(0)).to(device)
@@ -57,7 +62,7 @@ def sampler_vs_bare(model: nn.Module, schedule: NoiseSchedule, batch: int, steps
         "ddim": lambda: ddim_sample(model, schedule, x_T, steps, record=False),
         "ddim_record": lambda: ddim_sample(model, schedule, x_T, steps, record=True),
         "bare_forwards": lambda: bare_forwards(model, x_T, ts),
-    }, repeats, device)
+    }, repeats, device, min_seconds)
     return {"sampler": f"DDIM-{steps}", "batch": batch, "times": times,
             "ratio": _ratio(times, "ddim", "bare_forwards"),
             "ratio_record": _ratio(times, "ddim_record", "bare_forwards")}
@@ -75,7 +80,8 @@ def _diffusers_loop(scheduler, model: nn.Module, x: torch.Tensor, steps: int, ge
 
 
 def teachkit_vs_diffusers(model: nn.Module, schedule: NoiseSchedule, batch: int, repeats: int, device: torch.device,
-                          ddim_steps: int = 50, ddpm_steps: int = 100, dpm_steps: int = 20) -> dict:
+                          ddim_steps: int = 50, ddpm_steps: int = 100, dpm_steps: int = 20,
+                          min_seconds: float = 0.0) -> dict:
     """teachkit's samplers vs diffusers' DDIM/DDPM/DPM-Solver++(2M) schedulers driving the same model (trailing)."""
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
@@ -102,7 +108,7 @@ def teachkit_vs_diffusers(model: nn.Module, schedule: NoiseSchedule, batch: int,
     for name, (ours, theirs) in cases.items():
         ts = timesteps(schedule.T, nfes[name], "trailing")
         times = time_interleaved({"teachkit": ours, "diffusers": theirs,
-                                  "bare_forwards": lambda: bare_forwards(model, x_T, ts)}, repeats, device)
+                                  "bare_forwards": lambda: bare_forwards(model, x_T, ts)}, repeats, device, min_seconds)
         out[name] = {"times": times, "ratio_teachkit_over_diffusers": _ratio(times, "teachkit", "diffusers"),
                      # the best any sampler could score: the network evaluations alone, over diffusers' time
                      "ratio_bare_over_diffusers": _ratio(times, "bare_forwards", "diffusers")}
@@ -123,7 +129,7 @@ def _unbatched_cfg_ddim(model: nn.Module, schedule: NoiseSchedule, x_T: torch.Te
 
 
 def guided_vs_unguided(model: nn.Module, schedule: NoiseSchedule, batch: int, steps: int, repeats: int,
-                       device: torch.device, scale: float = 3.0) -> dict:
+                       device: torch.device, scale: float = 3.0, min_seconds: float = 0.0) -> dict:
     """Per-step time of guided DDIM (one batched 2B pass) vs unguided (scale 1) vs two separate passes."""
     model = model.to(device).eval()
     x_T = torch.randn((batch, *model.sample_shape), generator=torch.Generator().manual_seed(0)).to(device)
@@ -132,7 +138,7 @@ def guided_vs_unguided(model: nn.Module, schedule: NoiseSchedule, batch: int, st
         "unguided": lambda: ddim_sample(model, schedule, x_T, steps, y=y, guidance_scale=1.0, record=False),
         "guided_batched": lambda: ddim_sample(model, schedule, x_T, steps, y=y, guidance_scale=scale, record=False),
         "guided_two_passes": lambda: _unbatched_cfg_ddim(model, schedule, x_T, steps, y, scale),
-    }, repeats, device)
+    }, repeats, device, min_seconds)
     for v in times.values():
         v["per_step_ms"] = 1000 * v["median_s"] / steps
     return {"sampler": f"DDIM-{steps}", "batch": batch, "scale": scale, "times": times,

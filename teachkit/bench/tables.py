@@ -112,7 +112,8 @@ def _speed_section(speed: dict) -> str:
     if sb:
         t = sb["times"]
         parts.append(f"**{sb['sampler']} vs the same number of bare forwards** ({speed['model']}, batch {sb['batch']}):\n\n"
-                     + _table(["", "median s", "min s"], [[k, v["median_s"], v["min_s"]] for k, v in t.items()])
+                     + _table(["", "median s", "min s", "rounds"],
+                              [[k, v["median_s"], v["min_s"], v.get("rounds")] for k, v in t.items()])
                      + f"\n\nratio sampler / bare forwards: median {sb['ratio']['median']:.3f}, min {sb['ratio']['min']:.3f}"
                      f" (record=True: {sb['ratio_record']['median']:.3f}); target <= 1.10.")
     for vs in speed.get("teachkit_vs_diffusers", []):
@@ -147,7 +148,8 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         "Times are wall-clock seconds for the whole batch on a shared machine (see the load averages); ratios come",
-        "from one run, interleaved (median of repeats). Compare ratios, not absolute times across sections.",
+        "from one run, interleaved: rounds in turn (at least 3, more until each case has run 2 s in all; the\n"
+        "median is reported). Compare ratios, not absolute times across sections.",
         "",
         "## Headline claims",
         "",
