@@ -14,12 +14,14 @@ from pathlib import Path
 import torch
 
 from . import plots, quality, speed, tables
+from .quality import DISTILLED
 from .tasks import mixture_task, mnist_task, pretrained_toy_task
 
 __all__ = ["main", "PROFILES"]
 
 SCALES = [0, 1, 2, 3, 5, 7.5, 10, 15, 20, 30]
-FULL_LADDER = {"DDPM": [10, 20, 50, 100, 250, 1000], "DDIM": [5, 10, 20, 50, 100], "DPM-Solver++(2M)": [5, 10, 15, 20]}
+FULL_LADDER = {"DDPM": [10, 20, 50, 100, 250, 1000], "DDIM": [5, 10, 20, 50, 100], "DPM-Solver++(2M)": [5, 10, 15, 20],
+               DISTILLED: [1, 2, 4, 8]}
 PROFILES = {
     "full": dict(toy_n=2000, toy_ladder={**FULL_LADDER, "DDPM (large var)": [10, 20, 50, 100]},
                  toy_scales=SCALES, toy_guidance_steps=50,
@@ -27,10 +29,10 @@ PROFILES = {
                  mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
                  speed_batch=10_000, speed_steps=50, repeats=3, speed_min_seconds=2.0, vs_diffusers_batches=(2_000, 64),
                  vs_diffusers_steps=(50, 100, 20), guided_batch=2_000, unet_batch=16, unet_steps=4),
-    "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5]},
+    "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5], DISTILLED: [1, 2]},
                   toy_scales=[0, 1, 3], toy_guidance_steps=5, mnist_n=20, mnist_guidance_n=20, mnist_train_n=200,
                   mnist_heldout_n=100,
-                  mnist_ladder={"DDPM": [3], "DDIM": [3], "DPM-Solver++(2M)": [3]}, mnist_scale=1.0,
+                  mnist_ladder={"DDPM": [3], "DDIM": [3], "DPM-Solver++(2M)": [3], DISTILLED: [1]}, mnist_scale=1.0,
                   mnist_scales=[0, 3], mnist_guidance_steps=3, speed_batch=500, speed_steps=5, repeats=2, speed_min_seconds=0.0,
                   vs_diffusers_batches=(500, 32), vs_diffusers_steps=(5, 10, 5), guided_batch=500, unet_batch=4,
                   unet_steps=2),

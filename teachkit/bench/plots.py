@@ -11,7 +11,7 @@ import torch  # noqa: E402
 
 __all__ = ["plot_nfe", "plot_guidance", "plot_grid"]
 
-MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)": "^"}
+MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)": "^", "Distilled (CD)": "*"}
 
 
 def _finish(fig, axes, title: str, path: Path, legend_size: int) -> None:

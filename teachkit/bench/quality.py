@@ -7,10 +7,12 @@ from typing import Callable
 import torch
 
 from ..metrics import classifier_outputs, mnist_report, toy_report
-from ..samplers import ddim_sample, ddpm_sample, dpm_solver_sample
+from ..samplers import ddim_sample, ddpm_sample, distilled_sample, dpm_solver_sample
 from .tasks import MnistTask, ToyTask
 
-__all__ = ["SAMPLERS", "run_sampler", "toy_nfe_sweep", "toy_guidance_sweep", "mnist_nfe_sweep", "mnist_guidance_sweep"]
+DISTILLED = "Distilled (CD)"
+
+__all__ = ["SAMPLERS", "DISTILLED", "run_sampler", "toy_nfe_sweep", "toy_guidance_sweep", "mnist_nfe_sweep", "mnist_guidance_sweep"]
 
 # name -> (model, schedule, x_T, steps, **keywords) -> Trajectory; all with the default "trailing" spacing
 SAMPLERS: dict[str, Callable] = {
@@ -20,7 +22,26 @@ SAMPLERS: dict[str, Callable] = {
                                                                              variance="large", **kw),
     "DDIM": lambda model, schedule, x_T, steps, **kw: ddim_sample(model, schedule, x_T, steps, **kw),
     "DPM-Solver++(2M)": lambda model, schedule, x_T, steps, **kw: dpm_solver_sample(model, schedule, x_T, steps, **kw),
+    # the task's consistency-distilled student; its guidance scale was fixed when it was distilled
+    DISTILLED: lambda student, schedule, x_T, steps, guidance_scale=1.0, **kw: distilled_sample(student, schedule, x_T,
+                                                                                                steps, **kw),
 }
+
+
+def _ladder(task: ToyTask | MnistTask, ladder: dict[str, list[int]], scale: float | None = None):
+    """(sampler, label, model, steps) for every rung; the distilled rows use the task's student, when shipped,
+    labelled with the scale it was distilled at where that differs from the sweep's."""
+    for sampler, steps_list in ladder.items():
+        model, label = task.model, sampler
+        if sampler == DISTILLED:
+            if task.student is None:
+                continue
+            model = task.student
+            w = task.student_info.get("guidance_scale")
+            if scale is not None and w is not None and float(w) != float(scale):
+                label = f"{DISTILLED} (scale {w:g})"
+        for steps in steps_list:
+            yield sampler, label, model, steps
 
 
 def run_sampler(name: str, model, schedule, x_T: torch.Tensor, steps: int, *, y=None, scale: float = 1.0,
@@ -51,13 +72,12 @@ def toy_nfe_sweep(task: ToyTask, ladder: dict[str, list[int]], n: int, seed: int
     x_T = _noise(n, tuple(task.model.sample_shape), seed)
     floor = toy_report(task.data(n, seed + 2000)[0], x_ref, log_prob=task.log_prob, seed=seed, **TOY_METRICS)
     rows = []
-    for sampler, steps_list in ladder.items():
-        for steps in steps_list:
-            x, nfe, secs = run_sampler(sampler, task.model, task.schedule, x_T, steps, seed=seed)
-            row = {"sampler": sampler, "steps": steps, "nfe": nfe, "seconds": secs,
-                   **toy_report(x, x_ref, log_prob=task.log_prob, seed=seed, **TOY_METRICS)}
-            _log(f"{task.name} {sampler}-{steps}: SW2 {row['sliced_w2']:.4f} ({secs:.1f} s)")
-            rows.append(row)
+    for sampler, label, model, steps in _ladder(task, ladder):
+        x, nfe, secs = run_sampler(sampler, model, task.schedule, x_T, steps, seed=seed)
+        row = {"sampler": label, "steps": steps, "nfe": nfe, "seconds": secs,
+               **toy_report(x, x_ref, log_prob=task.log_prob, seed=seed, **TOY_METRICS)}
+        _log(f"{task.name} {label}-{steps}: SW2 {row['sliced_w2']:.4f} ({secs:.1f} s)")
+        rows.append(row)
     return {"task": task.name, "n": n, "seed": seed, "guidance": "unconditional (null label)",
             "model": task.info, "data_floor": floor, "rows": rows}
 
@@ -123,15 +143,14 @@ def mnist_nfe_sweep(task: MnistTask, ladder: dict[str, list[int]], n: int, scale
     y = torch.arange(n) % 10
     x_T = _noise(n, tuple(task.model.sample_shape), seed)
     rows = []
-    for sampler, steps_list in ladder.items():
-        for steps in steps_list:
-            x, nfe, secs = run_sampler(sampler, task.model, task.schedule, x_T, steps, y=y, scale=scale, seed=seed)
-            row = {"sampler": sampler, "steps": steps, "nfe": nfe, "seconds": secs,
-                   **mnist_report(task.classifier, x, y, ref_feats, train=task.train, heldout=task.heldout)}
-            _log(f"{task.name} {sampler}-{steps}: cFID {row['cfid']:.2f} acc {row['accuracy']:.3f} ({secs:.1f} s)")
-            rows.append(row)
-            if keep is not None:
-                keep[f"{sampler}-{steps}"] = x[:20]
+    for sampler, label, model, steps in _ladder(task, ladder, scale):
+        x, nfe, secs = run_sampler(sampler, model, task.schedule, x_T, steps, y=y, scale=scale, seed=seed)
+        row = {"sampler": label, "steps": steps, "nfe": nfe, "seconds": secs,
+               **mnist_report(task.classifier, x, y, ref_feats, train=task.train, heldout=task.heldout)}
+        _log(f"{task.name} {label}-{steps}: cFID {row['cfid']:.2f} acc {row['accuracy']:.3f} ({secs:.1f} s)")
+        rows.append(row)
+        if keep is not None:
+            keep[f"{label}-{steps}"] = x[:20]
     return {"task": task.name, "n": n, "seed": seed, "guidance_scale": scale, "model": task.info,
             "data_floor": _mnist_floor(task, ref_feats, y, seed), "rows": rows}
 

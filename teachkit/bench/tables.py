@@ -32,6 +32,12 @@ def _headline(sweep: dict, key: str, label: str) -> list[str]:
         out.append(f"- **{sweep['task']}**: {label} DDIM-50 = {_f(ddim50[key])}, DDPM-1000 = {_f(ddpm1000[key])}"
                    f" (real data: {_f(floor.get(key))}{sd}); wall time DDPM-1000 / DDIM-50 = "
                    f"{ddpm1000['seconds'] / ddim50['seconds']:.1f}x (NFE {ddpm1000['nfe']} vs {ddim50['nfe']}).")
+    distilled = [r for r in sweep["rows"] if r["sampler"].startswith("Distilled")]
+    if distilled:
+        few = [r for r in (_find(sweep, "DDIM", 5), _find(sweep, "DPM-Solver++(2M)", 5)) if r]
+        cells = ", ".join(f"{r['nfe']} NFE: {_f(r[key], 3)}" for r in distilled)
+        out.append(f"  - {distilled[0]['sampler']}, {label}: {cells}"
+                   + "".join(f"; {r['sampler']}-5: {_f(r[key], 3)}" for r in few) + ".")
     for other in ("DDPM", "DDPM (large var)"):
         pairs = [(s, _find(sweep, "DDIM", s), _find(sweep, other, s)) for s in (10, 20, 50, 100)]
         pairs = [(s, a, b) for s, a, b in pairs if a and b]

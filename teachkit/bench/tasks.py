@@ -25,6 +25,8 @@ class ToyTask:
     log_prob: Callable | None = None
     class_log_prob: Callable | None = None
     info: dict = field(default_factory=dict)
+    student: nn.Module | None = None  # a distilled student of `model` (distilled_sample), when one is shipped
+    student_info: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +43,8 @@ class MnistTask:
     heldout_labels: torch.Tensor
     info: dict = field(default_factory=dict)
     reference_features: torch.Tensor | None = None  # classifier features of `heldout`, filled on first use
+    student: nn.Module | None = None  # a distilled student of `model` (distilled_sample), when one is shipped
+    student_info: dict = field(default_factory=dict)
 
 
 def mixture_task(K: int = 8, radius: float = 2.0, std: float = 0.15) -> ToyTask:
@@ -63,6 +67,18 @@ def _params(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
+def _student(name: str) -> tuple[nn.Module | None, dict]:
+    """The shipped distilled student `name` and its info, or (None, {}) while it is not there."""
+    try:
+        from ..checkpoints import load_pretrained
+
+        student, _, info = load_pretrained(name)
+    except (ImportError, FileNotFoundError, KeyError, ValueError) as err:
+        print(f"[bench] {name} unavailable (no distilled rows): {err}")
+        return None, {}
+    return student.float().eval(), info
+
+
 def pretrained_toy_task() -> ToyTask | None:
     """The shipped toy-2d-cfg and its toy, or None while it is not there."""
     try:
@@ -82,8 +98,10 @@ def pretrained_toy_task() -> ToyTask | None:
     except ImportError as err:
         print(f"[bench] no exact density for toy {name!r}: {err}")
         log_prob = class_log_prob = None
+    student, student_info = _student("toy-2d-distilled")
     return ToyTask(f"toy-2d-cfg ({name})", model.eval(), schedule, lambda n, seed: toy(name, n, seed=seed),
-                   log_prob, class_log_prob, info={"model": getattr(model, "config", {}), "params": _params(model)})
+                   log_prob, class_log_prob, info={"model": getattr(model, "config", {}), "params": _params(model)},
+                   student=student, student_info=student_info)
 
 
 def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int | None = None) -> MnistTask | None:
@@ -101,6 +119,7 @@ def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int |
         model, classifier = model.float().eval(), classifier.float().eval()
         name = "mnist-cfg"
         info = {"model": getattr(model, "config", {}), "params": _params(model), "classifier": cinfo.get("quality", {})}
+        student, student_info = _student("mnist-distilled")
     except (ImportError, FileNotFoundError, KeyError, ValueError) as err:
         if not quick:
             print(f"[bench] mnist-cfg / mnist-classifier unavailable: {err}")
@@ -111,4 +130,6 @@ def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int |
         model, classifier = SmallUNet(channels=(8, 16, 16), emb_dim=32).eval(), MnistClassifier().eval()
         schedule, name = linear_schedule(), "random SmallUNet (smoke test only)"
         info = {"model": model.config, "params": _params(model)}
-    return MnistTask(name, model, schedule, classifier, train, train_labels, heldout, heldout_labels, info)
+        student, student_info = None, {}
+    return MnistTask(name, model, schedule, classifier, train, train_labels, heldout, heldout_labels, info,
+                     student=student, student_info=student_info)
