@@ -105,7 +105,7 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
     device = pick_device(device)
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
-    teacher = teacher.to(device).eval().requires_grad_(False)
+    teacher = teacher.to(device).eval()  # frozen: only ever called under torch.no_grad()
     student = make_student(teacher if student is None else student.to(device))
     # CM Alg. 2: theta- <- theta at the start
     target = copy.deepcopy(student).eval().requires_grad_(False)
