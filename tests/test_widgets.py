@@ -9,7 +9,7 @@ import torch
 from teachkit import viz
 from teachkit.samplers import ddim_sample
 from teachkit.schedules import linear_schedule
-from teachkit.widgets import GuidanceSweep, ImageTrajectoryExplorer, ScheduleExplorer, TrajectoryExplorer2D
+from teachkit.widgets import GuidanceSweep, ImageTrajectoryExplorer, ScheduleExplorer, TrajectoryExplorer2D, student_sampler
 from tests.widget_models import toy_2d, toy_2d_data, toy_images
 
 
@@ -156,6 +156,42 @@ def test_error_is_shown_in_widget(toy):
     assert "broken on purpose" in e.bar.error.value and e.bar.error.layout.display == "block"
     e.sampler.value = "DDIM"
     assert e.bar.last_error is None and e.bar.error.layout.display == "none"
+
+
+class HalfV(torch.nn.Module):
+    """A fixed 'distilled student' for the explorer: v(x, t, y) = 0.5 x, counting its calls."""
+
+    prediction = "v"
+    num_classes, null_label = 4, 4  # labels like the toy_2d teacher's
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x, t, y=None):
+        self.calls += 1
+        return 0.5 * x
+
+
+def test_student_sampler_has_its_own_fixed_scale(toy):
+    model, schedule, _ = toy
+    student = HalfV()
+    e = TrajectoryExplorer2D(model, schedule, n=8, steps=4, scale=3.0, live=False,
+                             samplers={"DDIM": ddim_sample, "distilled": student_sampler(student, 1.5)})
+    assert not e.scale.disabled and e.params()[3] == 3.0
+    e.sampler.value = "distilled"
+    assert e.bar.last_error is None
+    assert student.calls == 4 and e.frames.nfe == 4 and e.frames.steps == 4  # the student ran, not the teacher
+    assert e.scale.disabled and e.eta.disabled and e.params()[3] == 1.5  # the baked-in scale, whatever the slider says
+    e.scale.value = 10.0
+    assert student.calls == 4, "moving a disabled slider must not re-sample the student"
+    e.sampler.value = "DDIM"
+    assert not e.scale.disabled and e.params()[3] == 10.0
+    e.close()
+    with pytest.raises(TypeError, match="distilled student"):
+        student_sampler(model, 1.0)  # an eps-model is not a student
+    with pytest.raises(TypeError, match="baked-in scale"):
+        student_sampler(student, "3")
 
 
 def test_static_fallback_updates_png(explorer):

@@ -1,6 +1,6 @@
 """ipywidgets explorers for the lessons; callbacks only call public teachkit functions (no math here)."""
 from ._base import BoundedCache, FigureHost, ipympl_active
-from .frames import Frames, default_samplers
+from .frames import Frames, default_samplers, student_sampler
 from .guidance import GuidanceSweep
 from .images import ImageTrajectoryExplorer
 from .schedule import ScheduleExplorer
@@ -8,5 +8,5 @@ from .trajectory2d import TrajectoryExplorer2D
 
 __all__ = [
     "TrajectoryExplorer2D", "ImageTrajectoryExplorer", "ScheduleExplorer", "GuidanceSweep", "Frames", "default_samplers",
-    "BoundedCache", "FigureHost", "ipympl_active",
+    "student_sampler", "BoundedCache", "FigureHost", "ipympl_active",
 ]

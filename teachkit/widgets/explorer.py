@@ -11,7 +11,7 @@ import torch
 
 from .. import viz
 from ._base import BoundedCache, FigureHost, StatusBar, guarded, png_bundle
-from .frames import Frames, check_start, default_samplers, model_device
+from .frames import Frames, check_start, default_samplers, fixed_scale, model_device
 
 __all__ = ["TrajectoryExplorerBase"]
 
@@ -101,7 +101,8 @@ class TrajectoryExplorerBase(W.VBox):
         fn = self.samplers[self.sampler.value]
         eta = float(self.eta.value) if "eta" in inspect.signature(fn).parameters else None
         cls = self.cls.value
-        scale = None if cls == UNCOND else float(self.scale.value)
+        fixed = fixed_scale(fn)  # a distilled student's scale is baked in
+        scale = None if cls == UNCOND else float(self.scale.value if fixed is None else fixed)
         return (self.sampler.value, int(self.steps.value), eta, scale, cls, self.seed)
 
     def labels(self, cls) -> torch.Tensor | None:
@@ -135,7 +136,7 @@ class TrajectoryExplorerBase(W.VBox):
     @guarded
     def _on_params(self, change=None) -> None:
         self.eta.disabled = self.params()[2] is None
-        self.scale.disabled = self.cls.value == UNCOND
+        self.scale.disabled = self.cls.value == UNCOND or fixed_scale(self.samplers[self.sampler.value]) is not None
         key = self.params()
         with self.bar.busy(self._describe(key)):
             self.frames = self.cache.get_or_compute(key, lambda: self.sample(key))

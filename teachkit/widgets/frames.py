@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["Frames", "default_samplers", "model_device", "check_start"]
+__all__ = ["Frames", "default_samplers", "student_sampler", "fixed_scale", "model_device", "check_start"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,33 @@ def default_samplers() -> dict[str, Callable]:
 
     names = {"DDPM": "ddpm_sample", "DDIM": "ddim_sample", "DPM-Solver++": "dpm_solver_sample"}
     return {label: getattr(samplers, fn) for label, fn in names.items() if hasattr(samplers, fn)}
+
+
+def student_sampler(student: torch.nn.Module, guidance_scale: float) -> Callable:
+    """A distilled student as an explorer sampler: runs distilled_sample(student, ...) whatever model the explorer holds.
+
+    `guidance_scale` is the scale baked in at distillation (the student's info["guidance_scale"]); the
+    explorer shows it and greys out its scale slider, as the student has no other.
+    """
+    from ..samplers import distilled_sample
+    from ..samplers.distilled import check_student
+
+    check_student(student)
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
+        raise TypeError(f"guidance_scale must be the student's baked-in scale (a number), got {guidance_scale!r}")
+
+    def distilled(model, schedule, x_T, steps=4, *, y=None, guidance_scale=None, generator=None, record=True,
+                  progress=False):
+        # the explorer's model (the teacher) and its scale slider play no part: the student is its own sampler
+        return distilled_sample(student, schedule, x_T, steps, y=y, generator=generator, record=record, progress=progress)
+
+    distilled.fixed_scale = float(guidance_scale)
+    return distilled
+
+
+def fixed_scale(sampler: Callable) -> float | None:
+    """The guidance scale a sampler cannot change (a distilled student's), or None when the slider sets it."""
+    return getattr(sampler, "fixed_scale", None)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
