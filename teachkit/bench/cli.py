@@ -92,6 +92,7 @@ def _speed_section(prof: dict, device: torch.device) -> dict:
             speed.teachkit_vs_diffusers(mlp, schedule, b, prof["repeats"], device, *prof["vs_diffusers_steps"], **rounds)
             for b in prof["vs_diffusers_batches"]
         ]
+        out["step_overhead"] = speed.step_overhead(schedule, 64, prof["speed_steps"], prof["repeats"], device, **rounds)
     except ImportError as err:
         out["teachkit_vs_diffusers"] = []
         out["diffusers_missing"] = str(err)

@@ -12,7 +12,7 @@ from ..guidance import cfg_combine
 from ..samplers import ddim_sample, ddim_step, ddpm_sample, dpm_solver_sample
 from ..schedules import NoiseSchedule, timesteps
 
-__all__ = ["time_interleaved", "sampler_vs_bare", "teachkit_vs_diffusers", "guided_vs_unguided"]
+__all__ = ["time_interleaved", "sampler_vs_bare", "teachkit_vs_diffusers", "guided_vs_unguided", "step_overhead"]
 
 
 def _sync(device: torch.device) -> None:
@@ -144,3 +144,31 @@ def guided_vs_unguided(model: nn.Module, schedule: NoiseSchedule, batch: int, st
     return {"sampler": f"DDIM-{steps}", "batch": batch, "scale": scale, "times": times,
             "ratio_guided_over_unguided": _ratio(times, "guided_batched", "unguided"),
             "ratio_batched_over_two_passes": _ratio(times, "guided_batched", "guided_two_passes")}
+
+
+class _NearlyFreeNet(nn.Module):
+    """A stand-in eps-model that costs almost nothing (eps = 0.1 x), so a loop's time is the sampler's own."""
+
+    def __init__(self, sample_shape: tuple[int, ...]):
+        super().__init__()
+        self.sample_shape = sample_shape
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
+        return 0.1 * x
+
+
+def step_overhead(schedule: NoiseSchedule, batch: int, steps: int, repeats: int, device: torch.device,
+                  min_seconds: float = 0.0, sample_shape: tuple[int, ...] = (2,)) -> dict:
+    """Microseconds per step that DDIM adds around the network call: teachkit vs diffusers' DDIMScheduler."""
+    from diffusers import DDIMScheduler
+
+    model = _NearlyFreeNet(sample_shape).to(device)
+    x_T = torch.randn((batch, *sample_shape), generator=torch.Generator().manual_seed(0)).to(device)
+    ddim = DDIMScheduler(num_train_timesteps=schedule.T, trained_betas=schedule.betas.numpy(),
+                         timestep_spacing="trailing", clip_sample=False, set_alpha_to_one=True)
+    times = time_interleaved({
+        "teachkit": lambda: ddim_sample(model, schedule, x_T, steps, record=False),
+        "diffusers": lambda: _diffusers_loop(ddim, model, x_T, steps),
+    }, repeats, device, min_seconds)
+    return {"sampler": f"DDIM-{steps}", "batch": batch, "times": times,
+            "us_per_step": {k: 1e6 * v["median_s"] / steps for k, v in times.items()}}

@@ -105,6 +105,10 @@ def _speed_headline(speed: dict, where: str) -> list[str]:
             cells.append(f"{name} {_verdict(c['ratio_teachkit_over_diffusers']['median'], 0.90)}"
                          + (f", limit {limit:.3f}" if limit is not None else ""))
         out.append(f"  - teachkit / diffusers at batch {vs['batch']}: " + "; ".join(cells) + ".")
+    so = speed.get("step_overhead")
+    if so:
+        out.append(f"  - the samplers' own time per {so['sampler']} step (near-free network, batch {so['batch']}): teachkit "
+                   f"{so['us_per_step']['teachkit']:.0f} us, diffusers {so['us_per_step']['diffusers']:.0f} us.")
     for gv in speed.get("guided_vs_unguided", []):
         out.append(f"  - {gv['model'].split(' (')[0]}, batch {gv['batch']}: guided / unguided "
                    f"{gv['ratio_guided_over_unguided']['median']:.2f}, batched CFG / two separate passes "
@@ -131,6 +135,12 @@ def _speed_section(speed: dict) -> str:
                      " target ratio <= 0.90; \"limit\" is the bare network forwards alone over diffusers' time, the"
                      " lowest ratio any sampler could reach):\n\n"
                      + _table(["sampler", "teachkit s", "diffusers s", "ratio (median)", "ratio (min)", "limit"], rows))
+    so = speed.get("step_overhead")
+    if so:
+        us = so["us_per_step"]
+        parts.append(f"**The samplers' own time per step** ({so['sampler']}, batch {so['batch']}, a stand-in network"
+                     " that returns 0.1 x, so almost all of the time is the loop and the update): teachkit"
+                     f" {us['teachkit']:.1f} us, diffusers' DDIMScheduler {us['diffusers']:.1f} us per step.")
     for gv in speed.get("guided_vs_unguided", []):
         rows = [[k, v["median_s"], v["per_step_ms"]] for k, v in gv["times"].items()]
         parts.append(f"**Guided (scale {gv['scale']}) vs unguided {gv['sampler']}** ({gv['model']}, batch {gv['batch']}):\n\n"
