@@ -46,6 +46,25 @@ def test_quick_profile_writes_results_and_keeps_earlier_sections(tmp_path):
     assert (tmp_path / "quality_vs_nfe_2d.png").stat().st_size > 0
 
 
+@pytest.mark.slow
+def test_quick_mnist_sections_score_samplers_students_and_a_same_label_floor(tmp_path):
+    assert main(["--quick", "--only", "mnist-nfe", "mnist-guidance", "cuda", "--threads", "1",
+                 "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    nfe = results["mnist_nfe"][0]
+    samplers = {row["sampler"] for row in nfe["rows"]}
+    assert {"DDPM", "DDIM", "DPM-Solver++(2M)"} <= samplers
+    if nfe["task"] == "mnist-cfg":  # the shipped models are present: the distilled student has its rows
+        assert any(name.startswith("Distilled") for name in samplers)
+    floor = nfe["data_floor"]
+    assert floor["draws"] == 5 and floor["cfid_sd"] > 0 and floor["accuracy"] > 0.9
+    assert [row["scale"] for row in results["mnist_guidance"][0]["rows"]] == [0, 3]
+    page = (tmp_path / "RESULTS.md").read_text()
+    assert "real data (5 draws, same labels)" in page and " +- " in page
+    if not torch.cuda.is_available():
+        assert results["cuda"] == "no CUDA device on this machine" and "(not run: no CUDA device" in page
+
+
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="mnist-n"):
         main(["--quick", "--mnist-n", "3", "--only", "toy"])
