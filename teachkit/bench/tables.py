@@ -34,10 +34,14 @@ def _headline(sweep: dict, key: str, label: str) -> list[str]:
                    f"{ddpm1000['seconds'] / ddim50['seconds']:.1f}x (NFE {ddpm1000['nfe']} vs {ddim50['nfe']}).")
     distilled = [r for r in sweep["rows"] if r["sampler"].startswith("Distilled")]
     if distilled:
-        few = [r for r in (_find(sweep, "DDIM", 5), _find(sweep, "DPM-Solver++(2M)", 5)) if r]
         cells = ", ".join(f"{r['nfe']} NFE: {_f(r[key], 3)}" for r in distilled)
-        out.append(f"  - {distilled[0]['sampler']}, {label}: {cells}"
-                   + "".join(f"; {r['sampler']}-5: {_f(r[key], 3)}" for r in few) + ".")
+        if "(scale" in distilled[0]["sampler"]:
+            # distilled at another guidance scale than the sweep's: its rows do not compare with the others
+            tail = " (at its own guidance scale: compare with the guidance sweep's row at that scale, not with this sweep)"
+        else:
+            few = [r for r in (_find(sweep, "DDIM", 5), _find(sweep, "DPM-Solver++(2M)", 5)) if r]
+            tail = "".join(f"; {r['sampler']}-5: {_f(r[key], 3)}" for r in few)
+        out.append(f"  - {distilled[0]['sampler']}, {label}: {cells}{tail}.")
     for other in ("DDPM", "DDPM (large var)"):
         pairs = [(s, _find(sweep, "DDIM", s), _find(sweep, other, s)) for s in (10, 20, 50, 100)]
         pairs = [(s, a, b) for s, a, b in pairs if a and b]
