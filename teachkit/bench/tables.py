@@ -205,9 +205,9 @@ def markdown(results: dict) -> str:
     for sweep in results.get("mnist_nfe", []) + results.get("mnist_guidance", []):
         mem = [r.get("memorization") for r in sweep["rows"] if r.get("memorization")]
         if mem:
-            lines += ["", f"Memorization probe ({sweep['task']}): fraction of samples closer to a training digit than to"
+            where = sweep.get("sampler") or "quality vs NFE"
+            lines += ["", f"Memorization probe ({sweep['task']}, {where}): fraction of samples closer to a training digit than to"
                       f" any held-out digit (equal-size sets of {mem[0]['reference_size']}) ranges"
                       f" {min(m['frac_closer_to_train'] for m in mem):.2f}-{max(m['frac_closer_to_train'] for m in mem):.2f};"
                       f" near-copies (ratio < 1/3): at most {max(m['frac_copies'] for m in mem):.3f}."]
-            break
     return "\n".join(lines) + "\n"
