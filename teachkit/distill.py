@@ -11,20 +11,18 @@ One student serves 1, 2, 4 and 8 steps (teachkit.samplers.distilled_sample). The
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from teachkit.guidance import guided_eps
 from teachkit.runtime import pick_device
 from teachkit.samplers.ddim import ddim_step
 from teachkit.samplers.distilled import STUDENT_PREDICTION, student_x0
 from teachkit.schedules import NoiseSchedule, timesteps
-from teachkit.training import TrainResult, _check_data, _load_state, _save_state, drop_labels, ema_update, lr_at
+from teachkit.training import TrainResult, _check_data, fit
 
 __all__ = ["distill", "make_student", "distillation_grid", "consistency_distillation_loss"]
 
@@ -109,53 +107,16 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
     student = make_student(teacher if student is None else student.to(device))
     # CM Alg. 2: theta- <- theta at the start
     target = copy.deepcopy(student).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
-    x = x.to(device)
-    y = y.to(device) if y is not None else None
-    null_label = getattr(teacher, "null_label", None)
     alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
     grid = tuple(g.to(device) for g in distillation_grid(schedule.T, intervals))
-    ckpt = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
-    start, losses, perm, pos = 0, [], None, 0
-    if resume:
-        if ckpt is None or not ckpt.with_suffix(".json").exists():
-            raise FileNotFoundError(f"resume=True but there is no distillation state at {ckpt}(.safetensors/.json)")
-        start, losses, perm, pos = _load_state(ckpt, student, target, opt, gen)
-        perm = perm.to(device) if perm is not None else None
-    N = x.shape[0]
-    pending: list[torch.Tensor] = []
-    t0 = time.perf_counter()
-    bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc="distill", leave=True)
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, lr, steps, warmup, lr_decay)
-        # fresh permutation each epoch; batches are index views into the full tensors (as in training.train)
-        if perm is None or pos + batch_size > N:
-            perm, pos = torch.randperm(N, device=device, generator=gen), 0
-        idx = perm[pos:pos + min(batch_size, N)]
-        pos += batch_size
-        y_in = drop_labels(y[idx], null_label, p_uncond, gen) if y is not None and null_label is not None else None
-        loss = consistency_distillation_loss(student, target, teacher, alpha_bar, grid, x[idx], y_in,
-                                             guidance_scale, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(student.parameters(), grad_clip)
-        opt.step()
-        # CM Eq. (8): theta- <- stopgrad(mu theta- + (1 - mu) theta)
-        ema_update(target, student, target_decay)
-        pending.append(loss.detach())
-        done = step + 1
-        if len(pending) >= 50 or done == steps or (callback and done % callback_every == 0):
-            losses.extend(torch.stack(pending).cpu().tolist())
-            pending.clear()
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.5f}")
-        if callback is not None and done % callback_every == 0:
-            callback(done, losses, target)
-        if ckpt is not None and (done % checkpoint_every == 0 or done == steps):
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _save_state(ckpt, done, student, target, opt, gen, losses, perm, pos)
-    bar.close()
+    result = fit(student, target,
+                 lambda x0, y_in: consistency_distillation_loss(student, target, teacher, alpha_bar, grid, x0, y_in,
+                                                                guidance_scale, gen),
+                 x, y, null_label=getattr(teacher, "null_label", None), steps=steps, batch_size=batch_size, lr=lr,
+                 weight_decay=0.0, p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
+                 # CM Eq. (8): theta- <- stopgrad(mu theta- + (1 - mu) theta)
+                 ema_decay_at=lambda step: target_decay, generator=gen, progress=progress, desc="distill",
+                 callback=callback, callback_every=callback_every, checkpoint_dir=checkpoint_dir,
+                 checkpoint_every=checkpoint_every, resume=resume)
     target.prediction = student.prediction = STUDENT_PREDICTION
-    return TrainResult(ema_model=target, model=student, losses=losses, steps=steps,
-                       wall_time_s=time.perf_counter() - t0)
+    return result

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
 
-__all__ = ["train", "TrainResult", "ddpm_loss", "drop_labels", "lr_at", "ema_update"]
+__all__ = ["train", "fit", "TrainResult", "ddpm_loss", "drop_labels", "lr_at", "ema_update"]
 
 
 def drop_labels(y: torch.Tensor, null_label: int, p_uncond: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -135,11 +135,31 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
     gen = torch.Generator(device=device).manual_seed(seed)
     model = model.to(device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
+    alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
+    return fit(model, ema, lambda x0, y_in: ddpm_loss(model, alpha_bar, x0, y_in, gen), x, y,
+               null_label=getattr(model, "null_label", None), steps=steps, batch_size=batch_size, lr=lr,
+               weight_decay=weight_decay, p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
+               # EMA with warmup: decay_eff = min(decay, (1 + step) / (10 + step))
+               ema_decay_at=lambda step: min(ema_decay, (1 + step) / (10 + step)),
+               generator=gen, progress=progress, desc="train", callback=callback, callback_every=callback_every,
+               checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
+
+
+def fit(model: nn.Module, ema: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+        x: torch.Tensor, y: torch.Tensor | None, *, null_label: int | None, steps: int, batch_size: int, lr: float,
+        weight_decay: float, p_uncond: float, grad_clip: float | None, warmup: int, lr_decay: str,
+        ema_decay_at: Callable[[int], float], generator: torch.Generator, progress: bool = True, desc: str = "train",
+        callback: Callable | None = None, callback_every: int = 100, checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int = 500, resume: bool = False) -> TrainResult:
+    """The loop train() and distill() share: minibatches, label dropout, AdamW with lr_at, clipping, an EMA copy, checkpoints.
+
+    loss_fn(x0_batch, y_batch) -> scalar loss of `model`; `ema` is updated towards `model` with ema_decay_at(step).
+    """
+    device = next(model.parameters()).device
+    gen = generator
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     x = x.to(device)
     y = y.to(device) if y is not None else None
-    null_label = getattr(model, "null_label", None)
-    alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
     ckpt = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
     start, losses, perm, pos = 0, [], None, 0
     if resume:
@@ -150,7 +170,7 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
     N = x.shape[0]
     pending: list[torch.Tensor] = []
     t0 = time.perf_counter()
-    bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc="train", leave=True)
+    bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc=desc, leave=True)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, lr, steps, warmup, lr_decay)
@@ -162,20 +182,19 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
         y_in = None
         if y is not None and null_label is not None:
             y_in = drop_labels(y[idx], null_label, p_uncond, gen)
-        loss = ddpm_loss(model, alpha_bar, x[idx], y_in, gen)
+        loss = loss_fn(x[idx], y_in)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
-        # EMA with warmup: decay_eff = min(decay, (1 + step) / (10 + step))
-        ema_update(ema, model, min(ema_decay, (1 + step) / (10 + step)))
+        ema_update(ema, model, ema_decay_at(step))
         pending.append(loss.detach())
         done = step + 1
         if len(pending) >= 50 or done == steps or (callback and done % callback_every == 0):
             losses.extend(torch.stack(pending).cpu().tolist())
             pending.clear()
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.5f}")
         if callback is not None and done % callback_every == 0:
             callback(done, losses, ema)
         if ckpt is not None and (done % checkpoint_every == 0 or done == steps):

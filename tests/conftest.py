@@ -29,3 +29,24 @@ def linear():
 def gauss_model(linear):
     # three classes N(mu_k, 0.3^2 I), mu = (2, 0), (-2, 0), (0, 2); the exact eps, so a 'perfect' model
     return GaussianMixtureEps(linear)
+
+
+class HalfV(torch.nn.Module):
+    """A fixed 'distilled student': v(x, t, y) = 0.5 x, counting its calls (prediction='v' marks it as a student)."""
+
+    prediction = "v"
+
+    def __init__(self, num_classes: int = 3):
+        super().__init__()
+        self.num_classes = self.null_label = num_classes
+        self.calls = 0
+
+    def forward(self, x, t, y=None):
+        self.calls += 1
+        return 0.5 * x
+
+
+@pytest.fixture
+def half_v():
+    """The HalfV class: call it (optionally with num_classes) for a fresh, call-counting stand-in student."""
+    return HalfV

@@ -16,21 +16,6 @@ from teachkit.samplers.distilled import student_x0
 torch.set_num_threads(1)
 
 
-class CountingV(torch.nn.Module):
-    """A fixed 'student': v(x, t, y) = 0.5 x, counting its calls (prediction='v' marks it as a student)."""
-
-    prediction = "v"
-    num_classes, null_label = 3, 3
-
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x, t, y=None):
-        self.calls += 1
-        return 0.5 * x
-
-
 def test_consistency_step_by_hand(linear):
     ab_t, ab_prev = linear.alpha_bar_at(999), linear.alpha_bar_at(749)
     assert ab_t == pytest.approx(4.03583e-05, rel=1e-5) and ab_prev == pytest.approx(3.35055e-03, rel=1e-5)
@@ -57,8 +42,8 @@ def test_boundary_condition_and_conditioning(linear):
     assert float((1 - ab).sqrt().max()) <= 1.0 and float(ab.sqrt().reciprocal().max()) == pytest.approx(157.4, rel=1e-3)
 
 
-def test_trajectory_contract_and_nfe(linear):
-    student = CountingV()
+def test_trajectory_contract_and_nfe(linear, half_v):
+    student = half_v()
     x_T = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
     for steps in (1, 2, 4, 8):
         student.calls = 0
@@ -74,8 +59,8 @@ def test_trajectory_contract_and_nfe(linear):
     assert cheap.xs is None and cheap.x0_hats is None and cheap.sample.shape == (6, 2)
 
 
-def test_determinism_and_generator(linear):
-    student = CountingV()
+def test_determinism_and_generator(linear, half_v):
+    student = half_v()
     x_T = torch.randn(16, 2)
     run = lambda k, seed: distilled_sample(student, linear, x_T, k, generator=torch.Generator().manual_seed(seed)).sample
     assert torch.equal(run(4, 3), run(4, 3)) and not torch.equal(run(4, 3), run(4, 4))
@@ -96,9 +81,9 @@ def test_determinism_and_generator(linear):
     (lambda s, sch: consistency_step(torch.randn(4, 2), torch.randn(4, 3), 0.5, 0.9), ValueError, "shaped like"),
     (lambda s, sch: distillation_grid(1000, 0), ValueError, "intervals"),
 ])
-def test_bad_input_is_explained(linear, call, exc, match):
+def test_bad_input_is_explained(linear, half_v, call, exc, match):
     with pytest.raises(exc, match=match):
-        call(CountingV(), linear)
+        call(half_v(), linear)
 
 
 def test_distill_rejects_bad_settings(linear):

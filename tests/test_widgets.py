@@ -158,24 +158,9 @@ def test_error_is_shown_in_widget(toy):
     assert e.bar.last_error is None and e.bar.error.layout.display == "none"
 
 
-class HalfV(torch.nn.Module):
-    """A fixed 'distilled student' for the explorer: v(x, t, y) = 0.5 x, counting its calls."""
-
-    prediction = "v"
-    num_classes, null_label = 4, 4  # labels like the toy_2d teacher's
-
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x, t, y=None):
-        self.calls += 1
-        return 0.5 * x
-
-
-def test_student_sampler_has_its_own_fixed_scale(toy):
+def test_student_sampler_has_its_own_fixed_scale(toy, half_v):
     model, schedule, _ = toy
-    student = HalfV()
+    student = half_v(num_classes=4)  # labels like the toy_2d teacher's
     e = TrajectoryExplorer2D(model, schedule, n=8, steps=4, scale=3.0, live=False,
                              samplers={"DDIM": ddim_sample, "distilled": student_sampler(student, 1.5)})
     assert not e.scale.disabled and e.params()[3] == 3.0
