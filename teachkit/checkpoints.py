@@ -111,9 +111,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model = model.to(device).eval()
-    if info.get("prediction", "eps") != "eps":
-        # a distilled student: the same network class, its output read as v (teachkit.samplers.distilled_sample)
-        model.prediction = info["prediction"]
+    declared = getattr(model, "prediction", "eps")
+    if info.get("prediction", declared) != declared:
+        raise ValueError(f"{json_path}: the record says prediction={info.get('prediction')!r} but its config builds a "
+                         f"{declared!r}-model; the JSON was edited or mixes two checkpoints: restore it from git or retrain")
     schedule = schedule_from_spec(info["schedule"]) if info.get("schedule") else None
     return model, schedule, info
 

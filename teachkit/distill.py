@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from teachkit.guidance import guided_eps
+from teachkit.models import MODEL_CLASSES
 from teachkit.runtime import pick_device
 from teachkit.samplers.ddim import ddim_step
 from teachkit.samplers.distilled import STUDENT_PREDICTION, student_x0
@@ -27,11 +28,22 @@ from teachkit.training import TrainResult, _check_data, fit
 __all__ = ["distill", "make_student", "distillation_grid", "consistency_distillation_loss"]
 
 
-def make_student(net: nn.Module) -> nn.Module:
-    """A trainable copy of `net` (usually the teacher: CM Alg. 2 starts from its weights) whose output is read as v (Salimans & Ho 2022, Sec. 4)."""
-    student = copy.deepcopy(net).train().requires_grad_(True)
-    student.prediction = STUDENT_PREDICTION
-    return student
+def make_student(net: nn.Module, grid: tuple[int, ...]) -> nn.Module:
+    """A trainable copy of `net` (usually the teacher: CM Alg. 2 starts from its weights) whose output is read as v
+    (Salimans & Ho 2022, Sec. 4), carrying the distillation `grid` it may be sampled on.
+
+    A teachkit model is rebuilt from its config with prediction="v" and the grid (so both go into its checkpoint);
+    any other module is deep-copied and given the two attributes.
+    """
+    grid = tuple(int(t) for t in grid)
+    if hasattr(net, "config") and type(net).__name__ in MODEL_CLASSES:
+        config = {**net.config, "prediction": STUDENT_PREDICTION, "grid": list(grid)}
+        student = type(net)(**config).to(next(net.parameters()).device)
+        student.load_state_dict(net.state_dict())
+    else:
+        student = copy.deepcopy(net)
+        student.prediction, student.grid = STUDENT_PREDICTION, grid
+    return student.train().requires_grad_(True)
 
 
 def distillation_grid(T: int, intervals: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +106,7 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
         raise ValueError(f"p_uncond={p_uncond} must lie in [0, 1): the share of null labels the student also learns")
     if lr_decay not in ("cosine", "constant"):
         raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
-    if getattr(teacher, "prediction", "eps") != "eps":
+    if getattr(teacher, "prediction", "eps") != "eps" or getattr(teacher, "grid", None) is not None:
         raise TypeError("the teacher must be an eps-model (e.g. load_pretrained('toy-2d-cfg')), not a distilled student")
     _check_data(teacher, x, y)
     if student is not None and getattr(student, "num_classes", None) != getattr(teacher, "num_classes", None):
@@ -104,7 +116,8 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     teacher = teacher.to(device).eval()  # frozen: only ever called under torch.no_grad()
-    student = make_student(teacher if student is None else student.to(device))
+    grid_t = distillation_grid(schedule.T, intervals)[0]
+    student = make_student(teacher if student is None else student.to(device), tuple(grid_t.tolist()))
     # CM Alg. 2: theta- <- theta at the start
     target = copy.deepcopy(student).eval().requires_grad_(False)
     alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
@@ -118,5 +131,4 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
                  ema_decay_at=lambda step: target_decay, generator=gen, progress=progress, desc="distill",
                  callback=callback, callback_every=callback_every, checkpoint_dir=checkpoint_dir,
                  checkpoint_every=checkpoint_every, resume=resume)
-    target.prediction = student.prediction = STUDENT_PREDICTION
     return result

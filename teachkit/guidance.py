@@ -50,9 +50,13 @@ def check_labels(model: torch.nn.Module, y, batch: int, device: torch.device) ->
     return y.to(device=device, dtype=torch.long)
 
 
-def guided_eps(model: torch.nn.Module, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None,
-               scale: float = 1.0) -> torch.Tensor:
-    """Guided noise prediction from one batched forward pass over both halves (one half only at scale 0 or 1)."""
+def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, scale: float = 1.0, *,
+               null_label: int | None = None) -> torch.Tensor:
+    """Guided prediction from one batched forward pass over both halves (one half only at scale 0 or 1).
+
+    The rule is linear, so it guides any output the same way (eps, v or a flow velocity); `model` is any
+    callable model(x_t, t, y); `null_label` defaults to model.null_label.
+    """
     if y is None:
         if scale != 1:
             raise ValueError(f"guidance_scale={scale} needs labels y: guidance compares eps with and without y")
@@ -60,7 +64,7 @@ def guided_eps(model: torch.nn.Module, x_t: torch.Tensor, t: torch.Tensor, y: to
     if scale == 1:
         # the plain conditional model: no unconditional half needed
         return model(x_t, t, y)
-    null = torch.full_like(y, model.null_label)
+    null = torch.full_like(y, model.null_label if null_label is None else null_label)
     if scale == 0:
         # unconditional sampling: the label is dropped entirely
         return model(x_t, t, null)

@@ -9,6 +9,7 @@ import torch
 
 __all__ = [
     "NoiseSchedule",
+    "karras_timesteps",
     "linear_schedule",
     "cosine_schedule",
     "scaled_linear_schedule",
@@ -178,3 +179,32 @@ def timesteps(T: int, steps: int, spacing: str = "trailing") -> torch.LongTensor
     else:
         raise ValueError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     return torch.from_numpy(ts[::-1].astype(np.int64).copy())
+
+
+def karras_timesteps(schedule: "NoiseSchedule", steps: int, rho: float = 7.0) -> torch.LongTensor:
+    """EDM's sigma spacing (Karras et al. 2022, Eq. 5, rho = 7) mapped to the model's timesteps, descending.
+
+    sigma_i = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho for i = 0 .. N-1, with
+    sigma(t) = sqrt((1 - alpha_bar_t) / alpha_bar_t), sigma_max = sigma(T-1), sigma_min = sigma(0). Each sigma_i
+    is rounded to the timestep whose sigma is nearest in log sigma (the model was trained only there); where
+    two sigma_i round to one timestep (many steps on a short schedule) it is visited once, so the result can
+    have fewer than `steps` entries.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
+    if not 1 <= steps <= schedule.T:
+        raise ValueError(f"steps={steps}: a sampler needs 1 <= steps <= T={schedule.T}")
+    if not rho > 0:
+        raise ValueError(f"rho={rho}: EDM's spacing exponent must be positive (the paper uses 7)")
+    alpha_bar = schedule.alpha_bar.numpy()
+    if alpha_bar[-1] <= 0.0:
+        raise ValueError("alpha_bar = 0 at T-1 (zero terminal SNR): sigma is infinite there, so a sigma spacing "
+                         "cannot start at T-1")
+    log_sigma = 0.5 * (np.log1p(-alpha_bar) - np.log(alpha_bar))  # increasing in t
+    lo, hi = np.exp(log_sigma[0]) ** (1.0 / rho), np.exp(log_sigma[-1]) ** (1.0 / rho)
+    ramp = np.linspace(0.0, 1.0, steps) if steps > 1 else np.zeros(1)
+    # EDM Eq. (5)
+    sigmas = (hi + ramp * (lo - hi)) ** rho
+    ts = np.abs(np.log(sigmas)[:, None] - log_sigma[None, :]).argmin(axis=1)
+    ts = np.unique(ts)[::-1]  # descending, each timestep once
+    return torch.from_numpy(ts.astype(np.int64).copy())

@@ -32,9 +32,10 @@ def gauss_model(linear):
 
 
 class HalfV(torch.nn.Module):
-    """A fixed 'distilled student': v(x, t, y) = 0.5 x, counting its calls (prediction='v' marks it as a student)."""
+    """A fixed 'distilled student': v(x, t, y) = 0.5 x, counting its calls (prediction 'v' and a grid mark it as a student)."""
 
     prediction = "v"
+    grid = tuple(range(999, -1, -25))  # the toy student's 40-point distillation grid
 
     def __init__(self, num_classes: int = 3):
         super().__init__()

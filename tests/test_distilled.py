@@ -70,10 +70,12 @@ def test_determinism_and_generator(linear, half_v):
 
 @pytest.mark.parametrize("call, exc, match", [
     (lambda s, sch: distilled_sample(GaussianMixtureEps(sch), sch, torch.randn(4, 2)), TypeError, "distilled student"),
-    (lambda s, sch: distilled_sample("model", sch, torch.randn(4, 2)), TypeError, "nn.Module"),
-    (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), 0), ValueError, "at least one step"),
+    (lambda s, sch: distilled_sample("model", sch, torch.randn(4, 2)), TypeError, "callable"),
+    (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), 0), ValueError, "can take 1 to 40 steps"),
+    (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), 41), ValueError, "grid of 40 timesteps"),
     (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), 2.5), TypeError, "steps must be an int"),
-    (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), 4, spacing="even"), ValueError, "unknown spacing"),
+    (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), 4, spacing="trailing"), TypeError, "spacing"),
+    (lambda s, sch: ddim_sample(s, sch, torch.randn(4, 2)), TypeError, "distilled student"),
     (lambda s, sch: distilled_sample(s, sch, torch.full((4, 2), math.nan)), ValueError, "NaN or inf"),
     (lambda s, sch: distilled_sample(s, sch, torch.randn(4, 2), y=9), ValueError, "labels must lie"),
     (lambda s, sch: distilled_sample(s, "linear", torch.randn(4, 2)), TypeError, "NoiseSchedule"),
@@ -95,7 +97,7 @@ def test_distill_rejects_bad_settings(linear):
     with pytest.raises(ValueError, match="num_classes"):
         distill(teacher, linear, x, student=ToyMLP(num_classes=None), steps=5)
     with pytest.raises(TypeError, match="eps-model"):
-        distill(make_student(ToyMLP(num_classes=3)), linear, x, steps=5)
+        distill(make_student(ToyMLP(num_classes=3), (999,)), linear, x, steps=5)
 
 
 def test_grid_ends_at_clean_and_the_last_target_is_the_teacher_ddim_step(linear):
@@ -132,7 +134,8 @@ def test_tiny_distillation_improves_few_step_quality(linear):
     x_ref = teacher.sample(1000, generator=gen)[0]
     x_T = torch.randn(1000, 2, generator=gen)
     torch.manual_seed(0)
-    untrained = make_student(ToyMLP(hidden=64, layers=2, emb_dim=32, num_classes=3))
+    untrained = make_student(ToyMLP(hidden=64, layers=2, emb_dim=32, num_classes=3),
+                             tuple(distillation_grid(1000, 10)[0].tolist()))
 
     def w2(student, steps):
         tr = distilled_sample(student, linear, x_T, steps, generator=torch.Generator().manual_seed(2), record=False)

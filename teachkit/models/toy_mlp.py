@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from teachkit.models.outputs import check_output_kind, output_config
 from teachkit.models.embeddings import LabelEmbedding, TimestepEmbedding, check_t, check_y
 
 __all__ = ["ToyMLP"]
@@ -12,13 +13,16 @@ __all__ = ["ToyMLP"]
 class ToyMLP(nn.Module):
     """eps_theta(x_t, t, y) for 2-D points: MLP on [x_t, time embedding (+ class embedding)] with residual hidden layers."""
 
-    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, emb_dim: int = 64, num_classes: int | None = None):
+    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, emb_dim: int = 64, num_classes: int | None = None,
+                 prediction: str = "eps", grid: tuple[int, ...] | None = None):
         super().__init__()
         if layers < 1 or hidden < 1:
             raise ValueError(f"ToyMLP needs layers >= 1 and hidden >= 1, got layers={layers}, hidden={hidden}")
         if num_classes is not None and num_classes < 1:
             raise ValueError(f"num_classes must be >= 1 or None (unconditional), got {num_classes}")
         self.config = dict(dim=dim, hidden=hidden, layers=layers, emb_dim=emb_dim, num_classes=num_classes)
+        self.prediction, self.grid = check_output_kind(prediction, grid)
+        self.config.update(output_config(self.prediction, self.grid))
         self.sample_shape = (dim,)
         self.num_classes = num_classes
         self.null_label = num_classes

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from teachkit.models.outputs import check_output_kind, output_config
 from teachkit.models.embeddings import LabelEmbedding, TimestepEmbedding, check_t, check_y
 
 __all__ = ["SmallUNet", "ResBlock"]
@@ -37,7 +38,8 @@ class SmallUNet(nn.Module):
     """A 3-level UNet (28 -> 14 -> 7) with one residual block per level, sized to train on 2 CPU cores."""
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, channels: tuple[int, ...] = (32, 64, 64),
-                 emb_dim: int = 128, num_classes: int | None = 10, dropout: float = 0.0, groups: int = 8):
+                 emb_dim: int = 128, num_classes: int | None = 10, dropout: float = 0.0, groups: int = 8,
+                 prediction: str = "eps", grid: tuple[int, ...] | None = None):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         if len(channels) < 1 or any(c % groups for c in channels):
@@ -48,6 +50,8 @@ class SmallUNet(nn.Module):
             raise ValueError(f"num_classes must be >= 1 or None (unconditional), got {num_classes}")
         self.config = dict(in_channels=in_channels, image_size=image_size, channels=list(channels),
                            emb_dim=emb_dim, num_classes=num_classes, dropout=dropout, groups=groups)
+        self.prediction, self.grid = check_output_kind(prediction, grid)
+        self.config.update(output_config(self.prediction, self.grid))
         self.sample_shape = (in_channels, image_size, image_size)
         self.num_classes = num_classes
         self.null_label = num_classes

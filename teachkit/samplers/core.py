@@ -1,16 +1,19 @@
-"""What every sampler shares: the Trajectory it returns, input checks, and the outer denoising loop."""
+"""What every sampler shares, and only that: the Trajectory it returns, input checks, and recording.
+
+Each sampler owns its loop (as in k-diffusion and EDM); the network is read through
+`prediction.Denoiser`, which counts calls, so `Trajectory.nfe` is counted. tqdm draws the progress bar.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
-from ..guidance import check_labels, guidance_passes, guided_eps
 from ..schedules import NoiseSchedule
 
-__all__ = ["Trajectory", "sample_loop", "randn_like", "sqrt", "check_eta"]
+__all__ = ["Trajectory", "Step", "Recorder", "check_inputs", "check_steps", "randn_like", "sqrt", "check_eta"]
 
 
 @dataclass(frozen=True)
@@ -19,15 +22,26 @@ class Trajectory:
 
     sample: torch.Tensor  # (B, ...) the final x_0
     timesteps: torch.Tensor  # (S,) the timesteps visited, descending; the last step goes to "clean"
-    nfe: int  # network evaluations per sample (a guided step counts 2)
+    nfe: int  # network evaluations per sample, counted (a guided call counts 2)
     xs: torch.Tensor | None = None  # (S + 1, B, ...) x_T first, the final sample last
     x0_hats: torch.Tensor | None = None  # (S, B, ...) the clean-sample prediction at each step
-    sampler: str = ""
+    sampler: str = ""  # the registry's display name (teachkit.SAMPLERS)
 
     @property
     def steps(self) -> int:
         """Number of sampler steps S."""
         return int(self.timesteps.shape[0])
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a sampler hands its `callback` after each step: x_prev and x0_hat just computed (tensors on x_T's device)."""
+
+    i: int  # 0-based step index
+    steps: int  # total number of steps S
+    t: int  # the timestep this step left
+    x: torch.Tensor  # (B, ...) the new x (x_prev), the final sample after the last step
+    x0_hat: torch.Tensor  # (B, ...) the clean-sample prediction made at t
 
 
 def sqrt(v):
@@ -52,7 +66,19 @@ def check_eta(eta: float) -> float:
     return float(eta)
 
 
-def _check_inputs(model, schedule, x_T, guidance_scale) -> None:
+def check_steps(steps, most: int | None = None) -> int:
+    """steps must be a positive integer (at most `most`, e.g. T)."""
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
+    if steps < 1:
+        raise ValueError(f"steps={steps}: a sampler needs at least one step")
+    if most is not None and steps > most:
+        raise ValueError(f"steps={steps} is more than the {most} timesteps there are to visit")
+    return steps
+
+
+def check_inputs(model, schedule, x_T, guidance_scale) -> None:
+    """The checks every sampler runs once, before its loop (never inside it)."""
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be a teachkit NoiseSchedule, got {type(schedule).__name__}")
     if not isinstance(x_T, torch.Tensor):
@@ -67,77 +93,50 @@ def _check_inputs(model, schedule, x_T, guidance_scale) -> None:
             f"x_T has sample shape {tuple(x_T.shape[1:])} but {type(model).__name__} expects "
             f"{tuple(expected)}: make x_T with shape (B, {', '.join(map(str, expected))})"
         )
-    if not bool(torch.isfinite(x_T).all()):  # one check before the loop, never inside it
+    if not bool(torch.isfinite(x_T).all()):
         raise ValueError("x_T contains NaN or inf: start from finite Gaussian noise, e.g. torch.randn")
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
             or not math.isfinite(guidance_scale):
         raise TypeError(f"guidance_scale must be a finite real number, got {guidance_scale!r}")
 
 
-def _first_eps(model, x, t_batch, y, guidance_scale) -> torch.Tensor:
-    """The first network call, with a clear message when the model rejects x_T's shape."""
-    try:
-        eps = guided_eps(model, x, t_batch, y, guidance_scale)
-    except RuntimeError as err:
-        raise ValueError(
-            f"{type(model).__name__} rejected x_T of shape {tuple(x.shape)} ({err}); "
-            "check that x_T has the shape of the data the model was trained on"
-        ) from err
-    if eps.shape != x.shape:
-        raise ValueError(f"{type(model).__name__} returned eps of shape {tuple(eps.shape)} for x_T of shape "
-                         f"{tuple(x.shape)}: an eps-predictor must return noise shaped like its input")
-    return eps
+class Recorder:
+    """Collects x_T, every x_prev and x0_hat (when `record`), drives the progress bar and calls `callback(Step)` per step."""
 
+    def __init__(self, x_T: torch.Tensor, timesteps: list[int], *, record: bool = True, progress: bool = False,
+                 callback: Callable[[Step], object] | None = None, name: str = "") -> None:
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable as callback(step), got {type(callback).__name__}")
+        self.timesteps, self.record, self.callback, self.name = list(timesteps), record, callback, name
+        self.progress = progress
+        self.xs, self.x0_hats = [x_T], []
 
-# update(x_t, eps, alpha_bar_t, alpha_bar_prev) -> (x_prev, x0_hat); alpha_bars are Python floats
-Update = Callable[[torch.Tensor, torch.Tensor, float, float], tuple]
+    def pairs(self) -> Iterator[tuple[int, int, int]]:
+        """(i, t, prev) for each step; "prev" is the next visited timestep, -1 (clean) after the last."""
+        prevs = self.timesteps[1:] + [-1]
+        items = list(enumerate(zip(self.timesteps, prevs)))
+        if self.progress:
+            from tqdm.auto import tqdm
 
+            items = tqdm(items, desc=self.name or "sampling", leave=False)
+        for i, (t, prev) in items:
+            yield i, t, prev
 
-def sample_loop(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, ts: torch.Tensor,
-                update: Update, *, y=None, guidance_scale: float = 1.0, record: bool = True,
-                progress: bool = False, name: str = "") -> Trajectory:
-    """Run x_T down the timesteps `ts` (then to clean), predicting eps and applying `update` at each step."""
-    _check_inputs(model, schedule, x_T, guidance_scale)
-    y = check_labels(model, y, x_T.shape[0], x_T.device)
-    ts_list = [int(t) for t in ts.tolist()]  # CPU list: no device sync inside the loop
-    prevs = ts_list[1:] + [-1]  # "prev" is the next visited timestep, never a fixed stride
-    alpha_bar = schedule.alpha_bar.tolist()  # Python floats: scalars enter kernels without a host copy
-    if any(alpha_bar[t] == 0.0 for t in ts_list):
-        raise ValueError(
-            "alpha_bar_t = 0 (zero terminal SNR) at a visited timestep: an eps-predictor cannot back out "
-            "x0_hat there (DDIM Eq. 12 divides by sqrt(alpha_bar_t)); use a v-prediction model or start below T-1"
+    def step(self, i: int, t: int, x: torch.Tensor, x0_hat: torch.Tensor) -> None:
+        """Record step i (from timestep t) and tell the callback."""
+        if self.record:
+            self.xs.append(x)
+            self.x0_hats.append(x0_hat)
+        if self.callback is not None:
+            self.callback(Step(i, len(self.timesteps), t, x, x0_hat))
+
+    def trajectory(self, sample: torch.Tensor, nfe: int) -> Trajectory:
+        """The Trajectory of this run."""
+        return Trajectory(
+            sample=sample,
+            timesteps=torch.tensor(self.timesteps, dtype=torch.long),
+            nfe=int(nfe),
+            xs=torch.stack(self.xs) if self.record else None,
+            x0_hats=torch.stack(self.x0_hats) if self.record else None,
+            sampler=self.name,
         )
-    batch = x_T.shape[0]
-    x = x_T
-    xs, x0_hats = [x_T], []
-    pairs = list(zip(ts_list, prevs))
-    if progress:
-        from tqdm.auto import tqdm
-        pairs = tqdm(pairs, desc=name or "sampling", leave=False)
-    was_training = model.training
-    model.eval()
-    try:
-        for i, (t, prev) in enumerate(pairs):
-            t_batch = torch.full((batch,), t, device=x.device, dtype=torch.long)
-            # 1. predict the noise (guided: one batched pass over the labelled and null halves)
-            if i == 0:
-                eps = _first_eps(model, x, t_batch, y, guidance_scale)
-            else:
-                eps = guided_eps(model, x, t_batch, y, guidance_scale)
-            # 2. the sampler's update from t to prev (prev = -1 means clean, alpha_bar = 1)
-            ab_prev = 1.0 if prev == -1 else alpha_bar[prev]
-            x, x0_hat = update(x, eps, alpha_bar[t], ab_prev)
-            if record:
-                xs.append(x)
-                x0_hats.append(x0_hat)
-    finally:
-        model.train(was_training)
-    nfe = len(ts_list) * guidance_passes(y, guidance_scale)
-    return Trajectory(
-        sample=x,
-        timesteps=torch.tensor(ts_list, dtype=torch.long),
-        nfe=nfe,
-        xs=torch.stack(xs) if record else None,
-        x0_hats=torch.stack(x0_hats) if record else None,
-        sampler=name,
-    )

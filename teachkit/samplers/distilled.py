@@ -10,14 +10,14 @@ which go to 1 and 0 as t goes to "clean" (prev = -1, alpha_bar = 1): f(x, clean)
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from ..schedules import NoiseSchedule, timesteps
-from .core import Trajectory, randn_like, sample_loop, sqrt
+from ..schedules import NoiseSchedule
+from .core import Recorder, Trajectory, check_inputs, randn_like, sqrt
+from .prediction import Denoiser, eval_mode, is_student
 
-__all__ = ["distilled_sample", "consistency_step", "student_x0", "check_student", "STUDENT_PREDICTION"]
+__all__ = ["distilled_sample", "consistency_step", "student_x0", "check_student", "grid_timesteps", "STUDENT_PREDICTION"]
 
-# what a distilled student's network output means; load_pretrained / teachkit.distill set `student.prediction`
+# what a distilled student's network output means (its `prediction`; its `grid` marks it as a student)
 STUDENT_PREDICTION = "v"
 
 
@@ -45,40 +45,60 @@ def consistency_step(x_t: torch.Tensor, v: torch.Tensor, alpha_bar_t, alpha_bar_
     return x_prev, x0_hat
 
 
-def check_student(student: nn.Module) -> None:
-    """A clear TypeError unless `student` is a distilled student (a module whose output is read as v)."""
-    if not isinstance(student, nn.Module):
-        raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
-    prediction = getattr(student, "prediction", "eps")
-    if prediction != STUDENT_PREDICTION:
+def check_student(student) -> None:
+    """A clear TypeError unless `student` is a distilled student (it carries the `grid` it was distilled on)."""
+    if not callable(student):
+        raise TypeError(f"student must be callable as student(x_t, t, y), got {type(student).__name__}")
+    if not is_student(student) or getattr(student, "prediction", "eps") != STUDENT_PREDICTION:
         raise TypeError(
-            f"distilled_sample needs a distilled student (prediction='{STUDENT_PREDICTION}'), but this "
-            f"{type(student).__name__} predicts {prediction!r}: sample an eps-model with ddim_sample, or load a student "
-            "with load_pretrained('toy-2d-distilled') / make one with teachkit.distill.distill"
+            f"distilled_sample needs a distilled student (prediction='{STUDENT_PREDICTION}' and a distillation `grid`), "
+            f"but this {type(student).__name__} predicts {getattr(student, 'prediction', 'eps')!r} with no grid: sample "
+            "an eps-model with ddim_sample, or load a student with load_pretrained('toy-2d-distilled') / make one "
+            "with teachkit.distill.distill"
         )
 
 
-@torch.no_grad()
-def distilled_sample(student: nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, steps: int = 4, *,
-                     spacing: str = "trailing", y=None, generator: torch.Generator | None = None,
-                     record: bool = True, progress: bool = False) -> Trajectory:
-    """Multistep consistency sampling (Song et al. 2023, Alg. 1; Luo et al. 2023): one student call per step, nfe == steps.
+def grid_timesteps(grid, steps: int) -> list[int]:
+    """`steps` timesteps of the student's descending distillation grid: entries floor(k N / steps), k = 0 .. steps-1 (the first is the grid's top)."""
+    grid = [int(t) for t in grid]
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
+    if not 1 <= steps <= len(grid):
+        raise ValueError(
+            f"steps={steps}: this student was distilled on a grid of {len(grid)} timesteps ({grid[0]} .. {grid[-1]}), "
+            f"so it can take 1 to {len(grid)} steps; it never trained anywhere else"
+        )
+    return [grid[(k * len(grid)) // steps] for k in range(steps)]
 
-    Step 1 maps x_T straight to x0_hat = f(x_T, T-1); each later step re-noises x0_hat to the next
-    timestep of `spacing` with fresh noise from `generator` and applies f again. The guidance scale was
-    fixed at distillation (see the student's info['guidance_scale']): there is no guidance_scale here,
-    and y=None asks for the unconditional distribution (the null label).
+
+@torch.no_grad()
+def distilled_sample(student, schedule: NoiseSchedule, x_T: torch.Tensor, steps: int = 4, *, y=None,
+                     generator: torch.Generator | None = None, record: bool = True, progress: bool = False,
+                     callback=None) -> Trajectory:
+    """Multistep consistency sampling (Song et al. 2023, Alg. 1; Luo et al. 2023) on the student's grid: one call per step, nfe == steps.
+
+    Step 1 maps x_T straight to x0_hat = f(x_T, t_top); each later step re-noises x0_hat to the next
+    chosen grid timestep (`grid_timesteps`) with fresh noise from `generator` and applies f again. The
+    guidance scale was fixed at distillation (see the student's info['guidance_scale']): there is no
+    guidance_scale here, and y=None asks for the unconditional distribution (the null label).
     """
     check_student(student)
-    if not isinstance(schedule, NoiseSchedule):
-        raise TypeError(f"schedule must be a teachkit NoiseSchedule (the teacher's), got {type(schedule).__name__}")
-    ts = timesteps(schedule.T, steps, spacing)
-
-    def update(x_t, v, alpha_bar_t, alpha_bar_prev):
-        # fresh noise for every re-noising step; none for the final step to clean
-        noise = randn_like(x_t, generator) if alpha_bar_prev < 1.0 else None
-        return consistency_step(x_t, v, alpha_bar_t, alpha_bar_prev, noise=noise)
-
+    check_inputs(student, schedule, x_T, 1.0)
+    ts = grid_timesteps(student.grid, steps)
+    if ts[0] >= schedule.T:
+        raise ValueError(f"the student's grid starts at t={ts[0]} but the schedule has T={schedule.T}: "
+                         "sample it with its teacher's schedule")
     # guidance_scale=1.0: one plain call student(x, t, y) per step (the guidance is baked into the weights)
-    return sample_loop(student, schedule, x_T, ts, update, y=y, guidance_scale=1.0, record=record,
-                       progress=progress, name=f"distilled ({steps} steps)")
+    den = Denoiser(student, schedule, x_T, y=y, guidance_scale=1.0, accepts=("consistency",), sampler="distilled_sample")
+    rec = Recorder(x_T, ts, record=record, progress=progress, callback=callback, name="Distilled")
+    alpha_bar, x = den.alpha_bar, x_T
+    with eval_mode(student):
+        for i, t, prev in rec.pairs():
+            # 1. CM Alg. 1: the student's output v at (x_t, t)
+            v = den(x, t).out
+            # 2. x0_hat = f(x_t, t), re-noised to prev with fresh noise (none for the final step to clean)
+            ab_prev = 1.0 if prev == -1 else alpha_bar[prev]
+            noise = randn_like(x, generator) if ab_prev < 1.0 else None
+            x, x0_hat = consistency_step(x, v, alpha_bar[t], ab_prev, noise=noise)
+            rec.step(i, t, x, x0_hat)
+    return rec.trajectory(x, den.nfe)
