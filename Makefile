@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e ".[test]"
+	@# k-diffusion, the Heun peer in tests/test_ode_samplers.py: without its dependencies, whose torchvision does
+	@# not load beside the CPU torch wheel (the test needs only its sampling.py, torchdiffeq and torchsde)
+	$(PIP) install -q --no-deps -c constraints.txt k-diffusion==0.1.1.post1 torchdiffeq==0.2.5 torchsde==0.2.6 trampoline==0.1.2
 	@touch $(STAMP)
 
 install: $(STAMP)

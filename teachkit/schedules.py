@@ -193,7 +193,7 @@ def karras_timesteps(schedule: "NoiseSchedule", steps: int, rho: float = 7.0) ->
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
         raise TypeError(f"steps must be an int, got {type(steps).__name__}")
     if not 1 <= steps <= schedule.T:
-        raise ValueError(f"steps={steps}: a sampler needs 1 <= steps <= T={schedule.T}")
+        raise ValueError(f"steps={steps}: a sampler needs at least one step and at most T={schedule.T}")
     if not rho > 0:
         raise ValueError(f"rho={rho}: EDM's spacing exponent must be positive (the paper uses 7)")
     alpha_bar = schedule.alpha_bar.numpy()
