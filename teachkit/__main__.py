@@ -105,6 +105,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     model, schedule, info = load_checkpoint(out / args.name, device="cpu")
     t0 = time.perf_counter()
+    if args.sampler is not None or args.steps is not None or args.scale is not None:
+        # one (sampler, steps, scale) setting from the registry, instead of the recipe's own evaluation
+        from teachkit.sampling_cli import evaluate_sampler, print_json
+
+        if schedule is None:
+            raise ValueError(f"{args.name} is not a generative model: evaluate it without --sampler/--steps/--scale")
+        classifier = None if model.sample_shape == (2,) else _load_named("mnist-classifier", out)[0]
+        print_json(evaluate_sampler(model, schedule, info, args.sampler, args.steps, args.scale, n=args.n,
+                                    classifier=classifier))
+        return 0
     if args.name == "mnist-classifier":
         quality = evaluate_classifier(model, device=args.device)
     elif args.name == "mnist-cfg":
@@ -167,7 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--write", action="store_true", help="store the result in NAME.json")
+    from teachkit.sampling_cli import add_sampler_arguments, cmd_sample
+
+    add_sampler_arguments(p, required=False)
+    p.add_argument("--n", type=int, default=None, help="samples for --sampler (default 2000 for 2-D, 200 digits)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("sample", help="draw samples of a shipped model with any registry sampler")
+    p.add_argument("name", choices=[n for n in PRETRAINED if n != "mnist-classifier"])
+    add_sampler_arguments(p, required=False)
+    p.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
+    p.add_argument("--class", dest="label", type=int, default=None, help="one class for all (default: all in turn)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--out", default=None, help="save a PNG: a digit grid or a 2-D scatter")
+    p.add_argument("--dir", default=str(checkpoint_dir()), help="directory holding NAME.safetensors/.json")
+    p.set_defaults(func=lambda args: cmd_sample(args, lambda name: _load_named(name, Path(args.dir))))
     from teachkit.assign import add_arguments as assign_arguments
     from teachkit.assign import cmd_assign
 

@@ -20,8 +20,9 @@ from .tasks import mixture_task, mnist_task, pretrained_toy_task
 __all__ = ["main", "PROFILES"]
 
 SCALES = [0, 1, 2, 3, 5, 7.5, 10, 15, 20, 30]
+# keys are teachkit.SAMPLERS names (or quality.VARIANTS rows); Heun's steps give NFE 2 * steps - 1 = 5, 11, 19, 35, 51
 FULL_LADDER = {"DDPM": [10, 20, 50, 100, 250, 1000], "DDIM": [5, 10, 20, 50, 100], "DPM-Solver++(2M)": [5, 10, 15, 20],
-               DISTILLED: [1, 2, 4, 8]}
+               "Heun": [3, 6, 10, 18, 26], DISTILLED: [1, 2, 4, 8]}
 PROFILES = {
     "full": dict(toy_n=2000, toy_ladder={**FULL_LADDER, "DDPM (large var)": [10, 20, 50, 100]},
                  toy_scales=SCALES, toy_guidance_steps=50,
@@ -29,7 +30,7 @@ PROFILES = {
                  mnist_scale=1.0, mnist_scales=SCALES, mnist_guidance_steps=20,
                  speed_batch=10_000, speed_steps=50, repeats=3, speed_min_seconds=2.0, vs_diffusers_batches=(2_000, 64),
                  vs_diffusers_steps=(50, 100, 20), guided_batch=2_000, unet_batch=16, unet_steps=4),
-    "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5], DISTILLED: [1, 2]},
+    "quick": dict(toy_n=200, toy_ladder={"DDPM": [10, 20], "DDIM": [5, 10], "DPM-Solver++(2M)": [5], "Heun": [3], DISTILLED: [1, 2]},
                   toy_scales=[0, 1, 3], toy_guidance_steps=5, mnist_n=20, mnist_guidance_n=20, mnist_train_n=200,
                   mnist_heldout_n=100,
                   mnist_ladder={"DDPM": [3], "DDIM": [3], "DPM-Solver++(2M)": [3], DISTILLED: [1]}, mnist_scale=1.0,

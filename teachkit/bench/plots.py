@@ -11,7 +11,8 @@ import torch  # noqa: E402
 
 __all__ = ["plot_nfe", "plot_guidance", "plot_grid"]
 
-MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)": "^", "Distilled (CD)": "*"}
+MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)": "^", "Euler": "v", "Heun": "D",
+           "Distilled": "*"}  # by teachkit.SAMPLERS name; others get "."
 
 
 def _finish(fig, axes, title: str, path: Path, legend_size: int) -> None:

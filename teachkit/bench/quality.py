@@ -7,24 +7,19 @@ from typing import Callable
 import torch
 
 from ..metrics import classifier_outputs, mnist_report, toy_report
-from ..samplers import ddim_sample, ddpm_sample, distilled_sample, dpm_solver_sample
+from ..samplers import SAMPLERS
 from .tasks import MnistTask, ToyTask
 
-DISTILLED = "Distilled (CD)"
+# the registry's name for the task's distilled student (its rows sample task.student, not task.model)
+DISTILLED = "Distilled"
 
-__all__ = ["SAMPLERS", "DISTILLED", "run_sampler", "toy_nfe_sweep", "toy_guidance_sweep", "mnist_nfe_sweep", "mnist_guidance_sweep"]
+__all__ = ["VARIANTS", "DISTILLED", "run_sampler", "toy_nfe_sweep", "toy_guidance_sweep", "mnist_nfe_sweep",
+           "mnist_guidance_sweep"]
 
-# name -> (model, schedule, x_T, steps, **keywords) -> Trajectory; all with the default "trailing" spacing
-SAMPLERS: dict[str, Callable] = {
-    "DDPM": lambda model, schedule, x_T, steps, **kw: ddpm_sample(model, schedule, x_T, steps=steps, **kw),
+# benchmark rows that are a registry sampler with other keywords; every other row name is a teachkit.SAMPLERS name
+VARIANTS: dict[str, tuple[str, dict]] = {
     # DDPM with sigma_t^2 = beta_t, the "sigma-hat" row of the DDIM paper's Table 1
-    "DDPM (large var)": lambda model, schedule, x_T, steps, **kw: ddpm_sample(model, schedule, x_T, steps=steps,
-                                                                             variance="large", **kw),
-    "DDIM": lambda model, schedule, x_T, steps, **kw: ddim_sample(model, schedule, x_T, steps, **kw),
-    "DPM-Solver++(2M)": lambda model, schedule, x_T, steps, **kw: dpm_solver_sample(model, schedule, x_T, steps, **kw),
-    # the task's consistency-distilled student; its guidance scale was fixed when it was distilled
-    DISTILLED: lambda student, schedule, x_T, steps, guidance_scale=1.0, **kw: distilled_sample(student, schedule, x_T,
-                                                                                                steps, **kw),
+    "DDPM (large var)": ("DDPM", {"variance": "large"}),
 }
 
 
@@ -46,10 +41,14 @@ def _ladder(task: ToyTask | MnistTask, ladder: dict[str, list[int]], scale: floa
 
 def run_sampler(name: str, model, schedule, x_T: torch.Tensor, steps: int, *, y=None, scale: float = 1.0,
                 seed: int = 0) -> tuple[torch.Tensor, int, float]:
-    """One sampling run -> (samples on CPU, NFE per sample, wall seconds)."""
+    """One sampling run of a registry sampler (or a VARIANTS row) -> (samples on CPU, NFE per sample, wall seconds)."""
     g = torch.Generator(device=x_T.device).manual_seed(seed + 1)
     t0 = time.perf_counter()
-    traj = SAMPLERS[name](model, schedule, x_T, steps, y=y, guidance_scale=scale, generator=g, record=False)
+    base, extra = VARIANTS.get(name, (name, {}))
+    spec = SAMPLERS[base]  # a KeyError here names a ladder entry that is not in the registry
+    if spec.guided:
+        extra = {**extra, "guidance_scale": scale}
+    traj = spec.fn(model, schedule, x_T, steps=steps, y=y, generator=g, record=False, **extra)
     sample = traj.sample.cpu()
     return sample, traj.nfe, time.perf_counter() - t0
 
