@@ -11,6 +11,7 @@ One student serves 1, 2, 4 and 8 steps (teachkit.samplers.distilled_sample). The
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +24,7 @@ from teachkit.runtime import pick_device
 from teachkit.samplers.ddim import ddim_step
 from teachkit.samplers.distilled import STUDENT_PREDICTION, student_x0
 from teachkit.schedules import NoiseSchedule, timesteps
-from teachkit.training import TrainResult, _check_data, fit
+from teachkit.training import TrainResult, _check_data, check_hyperparameters, fit
 
 __all__ = ["distill", "make_student", "distillation_grid", "consistency_distillation_loss"]
 
@@ -98,16 +99,25 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps={steps!r}: distillation needs a positive integer number of steps")
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
-        raise TypeError(f"guidance_scale must be a real number (1 = the plain conditional teacher), got {guidance_scale!r}")
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
+            or not math.isfinite(guidance_scale):
+        raise TypeError(f"guidance_scale must be a finite real number (1 = the plain conditional teacher), got {guidance_scale!r}")
     if not 0.0 <= target_decay < 1.0:
         raise ValueError(f"target_decay={target_decay}: the EMA rate mu of CM Eq. (8) must lie in [0, 1)")
     if not 0.0 <= p_uncond < 1.0:
         raise ValueError(f"p_uncond={p_uncond} must lie in [0, 1): the share of null labels the student also learns")
     if lr_decay not in ("cosine", "constant"):
         raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"schedule must be the teacher's teachkit NoiseSchedule, got {type(schedule).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
     if getattr(teacher, "prediction", "eps") != "eps" or getattr(teacher, "grid", None) is not None:
         raise TypeError("the teacher must be an eps-model (e.g. load_pretrained('toy-2d-cfg')), not a distilled student")
+    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=0.0, p_uncond=p_uncond,
+                          grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, callback=callback,
+                          callback_every=callback_every, checkpoint_every=checkpoint_every, seed=seed)
+    grid = distillation_grid(schedule.T, intervals)  # checks intervals before anything is built
     _check_data(teacher, x, y)
     if student is not None and getattr(student, "num_classes", None) != getattr(teacher, "num_classes", None):
         raise ValueError(f"the student has num_classes={getattr(student, 'num_classes', None)} but the teacher "
@@ -116,12 +126,11 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     teacher = teacher.to(device).eval()  # frozen: only ever called under torch.no_grad()
-    grid_t = distillation_grid(schedule.T, intervals)[0]
-    student = make_student(teacher if student is None else student.to(device), tuple(grid_t.tolist()))
+    student = make_student(teacher if student is None else student.to(device), tuple(grid[0].tolist()))
     # CM Alg. 2: theta- <- theta at the start
     target = copy.deepcopy(student).eval().requires_grad_(False)
     alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
-    grid = tuple(g.to(device) for g in distillation_grid(schedule.T, intervals))
+    grid = tuple(g.to(device) for g in grid)
     result = fit(student, target,
                  lambda x0, y_in: consistency_distillation_loss(student, target, teacher, alpha_bar, grid, x0, y_in,
                                                                 guidance_scale, gen),
@@ -130,5 +139,7 @@ def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: tor
                  # CM Eq. (8): theta- <- stopgrad(mu theta- + (1 - mu) theta)
                  ema_decay_at=lambda step: target_decay, generator=gen, progress=progress, desc="distill",
                  callback=callback, callback_every=callback_every, checkpoint_dir=checkpoint_dir,
-                 checkpoint_every=checkpoint_every, resume=resume)
+                 checkpoint_every=checkpoint_every, resume=resume,
+                 run_config={"objective": "consistency distillation", "seed": seed, "guidance_scale": guidance_scale,
+                             "intervals": intervals, "target_decay": target_decay, "T": schedule.T})
     return result

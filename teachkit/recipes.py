@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import math
+import random
 import time
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +16,7 @@ from teachkit.datasets import MNIST_SHA256, mnist_tensors, toy
 from teachkit.models import MnistClassifier, SmallUNet, ToyMLP
 from teachkit.runtime import pick_device
 
-__all__ = ["RECIPES", "train_classifier", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment",
+__all__ = ["RECIPES", "build", "train_classifier", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment",
            "evaluate_distilled_toy", "evaluate_distilled_mnist"]
 
 TOY_NAME = "moons"
@@ -256,3 +259,19 @@ RECIPES = {
                              data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
                              schedule=None, dtype=None, train=dict(steps=1200, batch_size=128, lr=2e-3)),
 }
+
+
+def build(name: str, seed: int = 0):
+    """RECIPES[name]["build"]() with Python, NumPy and torch seeded first: the model's initial weights follow the seed.
+
+    Returns (model or None, x, y). `python -m teachkit train` calls this, so the same command and --seed give
+    bit-identical weights (same machine, same thread count); train() then seeds its own generator again.
+    """
+    if name not in RECIPES:
+        raise ValueError(f"no recipe named {name!r}; choose one of {', '.join(RECIPES)}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return RECIPES[name]["build"]()

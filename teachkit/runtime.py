@@ -13,7 +13,13 @@ __all__ = ["pick_device", "setup"]
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, else CUDA, else Apple's MPS, else the CPU; an unavailable request is an error."""
     if device is not None:
-        device = torch.device(device)
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device must be a string such as 'cpu' or 'cuda', or a torch.device; got {type(device).__name__}")
+        try:
+            device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"device={str(device)!r} is not a device torch knows; use 'cpu', 'cuda' (or 'cuda:0') "
+                             "or 'mps'") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("a CUDA device was requested but torch.cuda.is_available() is False "
                              "(a CPU-only torch build, or no GPU here); use device='cpu'")
@@ -34,8 +40,13 @@ def setup(seed: int = 0, device: str | torch.device | None = None, threads: int 
     np.random.seed(seed)
     torch.manual_seed(seed)
     if threads is None and os.environ.get("TEACHKIT_THREADS"):
-        threads = int(os.environ["TEACHKIT_THREADS"])
+        try:
+            threads = int(os.environ["TEACHKIT_THREADS"])
+        except ValueError:
+            raise ValueError(f"TEACHKIT_THREADS={os.environ['TEACHKIT_THREADS']!r} must be a positive integer") from None
     if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads={threads!r} must be a positive integer (torch CPU threads; TEACHKIT_THREADS sets it too)")
         torch.set_num_threads(threads)
     dev = pick_device(device)
     if verbose:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -10,14 +9,17 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from teachkit.atomic import check_writable, file_lock
 from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
+from teachkit.train_state import load_state as _load_state
+from teachkit.train_state import run_fingerprint
+from teachkit.train_state import save_state as _save_state
 
-__all__ = ["train", "fit", "TrainResult", "ddpm_loss", "drop_labels", "lr_at", "ema_update"]
+__all__ = ["train", "fit", "TrainResult", "ddpm_loss", "drop_labels", "lr_at", "ema_update", "check_hyperparameters"]
 
 
 def drop_labels(y: torch.Tensor, null_label: int, p_uncond: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -72,48 +74,74 @@ class TrainResult:
 
 
 def _check_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> None:
-    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
-        raise TypeError(f"training data x must be a float tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    """Clear errors for training data a model cannot learn from (checked once, before the loop)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"training data x must be a torch.Tensor, got {type(x).__name__}; "
+                        "convert it with torch.as_tensor(x, dtype=torch.float32)")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"training data x must be a float tensor, got {x.dtype}; use x.float()")
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(f"x of shape {tuple(x.shape)} holds no training examples: it must be a batch (N, ...) with N >= 1")
     shape = tuple(getattr(model, "sample_shape", x.shape[1:]))
     if tuple(x.shape[1:]) != shape:
         raise ValueError(f"data of shape {tuple(x.shape)} does not fit the model's sample_shape {shape}")
+    finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
+    if not bool(finite.all()):
+        rows = (~finite).nonzero().flatten()
+        raise ValueError(f"training data x contains NaN or inf in {rows.numel()} of {x.shape[0]} rows "
+                         f"(first: row {int(rows[0])}); every loss would be NaN. Drop or fix those rows, e.g. "
+                         "x = x[torch.isfinite(x).flatten(1).all(1)]")
     num_classes = getattr(model, "num_classes", None)
     if y is not None:
         if num_classes is None:
             raise ValueError("labels y were given but the model is unconditional (num_classes=None)")
-        if y.shape != (x.shape[0],) or y.dtype.is_floating_point:
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"labels y must be a torch.Tensor of integer labels, got {type(y).__name__}")
+        if y.shape != (x.shape[0],) or y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
             raise ValueError(f"labels must be an integer tensor of shape ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
         if int(y.min()) < 0 or int(y.max()) >= num_classes:
             raise ValueError(f"labels must lie in 0 .. {num_classes - 1}, got [{int(y.min())}, {int(y.max())}]")
 
 
-def _save_state(path: Path, step: int, model, ema, opt, gen, losses, perm, pos) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
-    for i, state in opt.state_dict()["state"].items():
-        tensors.update({f"opt.{i}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()})
-    tensors["rng"] = gen.get_state()
-    tensors["perm"] = perm.detach().cpu()
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path.with_suffix(".safetensors"))
-    path.with_suffix(".json").write_text(json.dumps({"step": step, "pos": pos, "losses": losses}))
+def _positive_int(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be >= {minimum}")
 
 
-def _load_state(path: Path, model, ema, opt, gen) -> tuple[int, list[float], torch.Tensor, int]:
-    tensors = load_file(str(path.with_suffix(".safetensors")))
-    meta = json.loads(path.with_suffix(".json").read_text())
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    state: dict[int, dict] = {}
-    for k, v in tensors.items():
-        if k.startswith("opt."):
-            _, i, name = k.split(".", 2)
-            state.setdefault(int(i), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
-    gen.set_state(tensors["rng"])
-    # states written before the permutation was saved restart the epoch order
-    return int(meta["step"]), list(meta["losses"]), tensors.get("perm"), int(meta.get("pos", 0))
+def _real(name: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = False,
+          what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if not math.isfinite(value) or too_low or too_high:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name}={value} must lie in {lo}{low:g}, {high:g}{hi}{what}")
+
+
+def check_hyperparameters(*, steps, batch_size, lr, weight_decay, p_uncond, grad_clip, warmup, lr_decay,
+                          callback=None, callback_every=100, checkpoint_every=500, seed=0) -> None:
+    """Clear TypeErrors/ValueErrors for every training argument, before the model, the data or a file is touched."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps={steps!r}: training needs a positive integer number of steps")
+    _positive_int("batch_size", batch_size)
+    _real("lr", lr, 0.0, math.inf, low_open=True, high_open=True, what=": the learning rate must be positive")
+    _real("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
+    _real("p_uncond", p_uncond, 0.0, 1.0, high_open=True, what=": it is the probability of dropping a label")
+    if grad_clip is not None:
+        _real("grad_clip", grad_clip, 0.0, math.inf, low_open=True, high_open=True,
+              what=": the largest gradient norm kept (None turns clipping off)")
+    _positive_int("warmup", warmup, minimum=0)
+    if lr_decay not in ("cosine", "constant"):
+        raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(step, losses, ema_model), got {type(callback).__name__}")
+    _positive_int("callback_every", callback_every)
+    _positive_int("checkpoint_every", checkpoint_every)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
 
 
 def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.Tensor | None = None, *,
@@ -122,13 +150,17 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
           lr_decay: str = "cosine", seed: int = 0, device: str | torch.device | None = None,
           progress: bool = True, callback: Callable | None = None, callback_every: int = 100,
           checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False) -> TrainResult:
-    """Train an eps-model with the simple DDPM loss (Eq. 14) and CFG label dropout; callback(step, losses, ema_model) every callback_every steps."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r}: training needs a positive integer number of steps")
-    if not 0.0 <= p_uncond < 1.0:
-        raise ValueError(f"p_uncond={p_uncond} must lie in [0, 1): it is the probability of dropping a label")
-    if lr_decay not in ("cosine", "constant"):
-        raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
+    """Train an eps-model with the simple DDPM loss (Eq. 14) and CFG label dropout; callback(step, losses, ema_model) every callback_every steps.
+
+    Seed the model's initialization yourself (torch.manual_seed before building it): `seed` fixes everything
+    from here on (batches, timesteps, noise, label dropout), so the same model, data and seed give the same weights.
+    """
+    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, p_uncond=p_uncond,
+                          grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, callback=callback,
+                          callback_every=callback_every, checkpoint_every=checkpoint_every, seed=seed)
+    _real("ema_decay", ema_decay, 0.0, 1.0, high_open=True, what=": the EMA keeps this share of its weights each step")
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"schedule must be a teachkit NoiseSchedule (e.g. linear_schedule()), got {type(schedule).__name__}")
     _check_data(model, x, y)
     device = pick_device(device)
     torch.manual_seed(seed)
@@ -142,7 +174,8 @@ def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.T
                # EMA with warmup: decay_eff = min(decay, (1 + step) / (10 + step))
                ema_decay_at=lambda step: min(ema_decay, (1 + step) / (10 + step)),
                generator=gen, progress=progress, desc="train", callback=callback, callback_every=callback_every,
-               checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
+               checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+               run_config={"objective": "ddpm", "seed": seed, "ema_decay": ema_decay, "T": schedule.T})
 
 
 def fit(model: nn.Module, ema: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
@@ -150,24 +183,50 @@ def fit(model: nn.Module, ema: nn.Module, loss_fn: Callable[[torch.Tensor, torch
         weight_decay: float, p_uncond: float, grad_clip: float | None, warmup: int, lr_decay: str,
         ema_decay_at: Callable[[int], float], generator: torch.Generator, progress: bool = True, desc: str = "train",
         callback: Callable | None = None, callback_every: int = 100, checkpoint_dir: str | Path | None = None,
-        checkpoint_every: int = 500, resume: bool = False) -> TrainResult:
+        checkpoint_every: int = 500, resume: bool = False, run_config: dict | None = None) -> TrainResult:
     """The loop train() and distill() share: minibatches, label dropout, AdamW with lr_at, clipping, an EMA copy, checkpoints.
 
     loss_fn(x0_batch, y_batch) -> scalar loss of `model`; `ema` is updated towards `model` with ema_decay_at(step).
+    With checkpoint_dir, the whole state is written atomically to checkpoint_dir/last.safetensors every
+    checkpoint_every steps (and at the end) under a lock (a second run on the same directory is refused);
+    resume=True continues from it bit-identically, and refuses a state of another run (run_config: the
+    caller's own settings, e.g. the seed, recorded beside fit's). A non-finite loss stops training with an error.
     """
+    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, p_uncond=p_uncond,
+                          grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, callback=callback,
+                          callback_every=callback_every, checkpoint_every=checkpoint_every)
+    kw = dict(null_label=null_label, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+              p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, ema_decay_at=ema_decay_at,
+              generator=generator, progress=progress, desc=desc, callback=callback, callback_every=callback_every,
+              checkpoint_every=checkpoint_every)
+    if checkpoint_dir is None:
+        if resume:
+            raise FileNotFoundError("resume=True but there is no training state: no checkpoint_dir was given")
+        return _fit(model, ema, loss_fn, x, y, None, None, resume=False, **kw)
+    ckpt = Path(checkpoint_dir) / "last"
+    if resume and not ckpt.with_suffix(".safetensors").exists():
+        raise FileNotFoundError(f"resume=True but there is no training state at {ckpt}(.safetensors/.json)")
+    fingerprint = run_fingerprint(model, x, y, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                                  p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
+                                  null_label=null_label, **(run_config or {}))
+    check_writable(checkpoint_dir, "checkpoint_dir")
+    with file_lock(ckpt, what=f"the training state {ckpt}"):
+        return _fit(model, ema, loss_fn, x, y, ckpt, fingerprint, resume=resume, **kw)
+
+
+def _fit(model, ema, loss_fn, x, y, ckpt: Path | None, fingerprint: dict | None, *, null_label, steps, batch_size,
+         lr, weight_decay, p_uncond, grad_clip, warmup, lr_decay, ema_decay_at, generator, progress, desc, callback,
+         callback_every, checkpoint_every, resume) -> TrainResult:
     device = next(model.parameters()).device
     gen = generator
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     x = x.to(device)
     y = y.to(device) if y is not None else None
-    ckpt = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
+    N = x.shape[0]
     start, losses, perm, pos = 0, [], None, 0
     if resume:
-        if ckpt is None or not ckpt.with_suffix(".json").exists():
-            raise FileNotFoundError(f"resume=True but there is no training state at {ckpt}(.safetensors/.json)")
-        start, losses, perm, pos = _load_state(ckpt, model, ema, opt, gen)
-        perm = perm.to(device) if perm is not None else None
-    N = x.shape[0]
+        start, losses, perm, pos = _load_state(ckpt, model, ema, opt, gen, fingerprint, N, batch_size)
+        perm = perm.to(device)
     pending: list[torch.Tensor] = []
     t0 = time.perf_counter()
     bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc=desc, leave=True)
@@ -191,14 +250,21 @@ def fit(model: nn.Module, ema: nn.Module, loss_fn: Callable[[torch.Tensor, torch
         ema_update(ema, model, ema_decay_at(step))
         pending.append(loss.detach())
         done = step + 1
-        if len(pending) >= 50 or done == steps or (callback and done % callback_every == 0):
-            losses.extend(torch.stack(pending).cpu().tolist())
+        saving = ckpt is not None and (done % checkpoint_every == 0 or done == steps)
+        if len(pending) >= 50 or done == steps or saving or (callback and done % callback_every == 0):
+            # the losses reach the host here (one sync per flush), so this is where divergence is noticed
+            chunk = torch.stack(pending).cpu().tolist()
             pending.clear()
+            bad = [i for i, v in enumerate(chunk) if not math.isfinite(v)]
+            if bad:
+                raise FloatingPointError(
+                    f"the loss became {chunk[bad[0]]} at step {done - len(chunk) + bad[0] + 1}: training diverged, so "
+                    f"nothing more is saved. Lower lr (now {lr:g}), keep grad_clip on, or check the data's scale")
+            losses.extend(chunk)
             bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.5f}")
         if callback is not None and done % callback_every == 0:
             callback(done, losses, ema)
-        if ckpt is not None and (done % checkpoint_every == 0 or done == steps):
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _save_state(ckpt, done, model, ema, opt, gen, losses, perm, pos)
+        if saving:
+            _save_state(ckpt, done, model, ema, opt, gen, losses, perm, pos, fingerprint)
     bar.close()
     return TrainResult(ema_model=ema, model=model, losses=losses, steps=steps, wall_time_s=time.perf_counter() - t0)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from teachkit.checkpoints import (PRETRAINED, checkpoint_dir, load_checkpoint, load_pretrained, save_checkpoint,
-                                  schedule_from_spec, schedule_spec)
+                                  schedule_from_spec, schedule_spec, seal_record)
 from teachkit.models import MnistClassifier, SmallUNet, ToyMLP
 from teachkit.schedules import NoiseSchedule
 
@@ -78,9 +78,15 @@ def test_tampered_or_mismatched_files_are_refused(tmp_path):
     record = json.loads((tmp_path / "t.json").read_text())
     record["config"]["hidden"] = 64
     (tmp_path / "t.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="record_sha256"):
+        load_checkpoint(tmp_path / "t")
+    # resealed on purpose, the config still has to fit the weights
+    record["record_sha256"] = seal_record(record)
+    (tmp_path / "t.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="does not fit ToyMLP"):
         load_checkpoint(tmp_path / "t")
     record["model_class"] = "Pickle"
+    record["record_sha256"] = seal_record(record)
     (tmp_path / "t.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="unknown model_class"):
         load_checkpoint(tmp_path / "t")
