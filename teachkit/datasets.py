@@ -81,6 +81,10 @@ def mnist(split: str = "train", root: str | Path | None = None) -> tuple[np.ndar
         raise ValueError(f"{paths[0]}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
     if labels.shape != (images.shape[0],):
         raise ValueError(f"{paths[1]}: {labels.shape[0]} labels for {images.shape[0]} images in {paths[0]}")
+    if labels.size and int(labels.max()) > 9:
+        bad = int(np.argmax(labels > 9))
+        raise ValueError(f"{paths[1]}: label {int(labels[bad])} at index {bad} is not a digit 0 .. 9; "
+                         "the file is damaged or is not an MNIST labels file")
     return images, labels
 
 

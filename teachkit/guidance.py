@@ -37,8 +37,8 @@ def check_labels(model: torch.nn.Module, y, batch: int, device: torch.device) ->
         raise TypeError(f"y must be an int or a LongTensor of shape (B,), got {type(y).__name__}")
     if isinstance(y, int):
         y = torch.full((batch,), y, dtype=torch.long)
-    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.dtype.is_floating_point or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer class labels (e.g. torch.long), got dtype {y.dtype}; use y.long()")
     if y.shape != (batch,):
         raise ValueError(f"y must have shape ({batch},) to match x_T, got {tuple(y.shape)}")
     null_label = getattr(model, "null_label", num_classes)

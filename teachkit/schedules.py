@@ -64,6 +64,7 @@ class NoiseSchedule:
 
     def alpha_bar_at(self, t):
         """alpha_bar at timestep t (int or LongTensor); t == -1 means clean, where alpha_bar = 1."""
+        t = _integer_t(t)
         if isinstance(t, torch.Tensor):
             t_cpu = t.detach().to("cpu", torch.long)
             self._check_t(t_cpu)
@@ -82,6 +83,7 @@ class NoiseSchedule:
 
     def q_sample(self, x0: torch.Tensor, t, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Draw x_t ~ q(x_t | x_0) (DDPM Eq. 4); t is an int or a LongTensor of shape (B,)."""
+        t = _integer_t(t)
         if noise is None:
             noise = torch.randn_like(x0)
         if noise.shape != x0.shape:
@@ -109,6 +111,27 @@ class NoiseSchedule:
         return torch.log(self.snr(t))
 
 
+def _integer_t(t):
+    """t as an int or an integer tensor; a fractional float (10.7) or a float tensor is an error, not truncated."""
+    if isinstance(t, torch.Tensor):
+        if t.dtype.is_floating_point or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"t must hold integer timesteps 0 .. T-1, got a {t.dtype} tensor; use t.long() "
+                            "(after rounding, if you meant the nearest timestep)")
+        return t
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer, float, np.floating)):
+        raise TypeError(f"t must be an integer timestep or a LongTensor, got {type(t).__name__}")
+    if isinstance(t, (float, np.floating)):
+        if not float(t).is_integer():
+            raise ValueError(f"t={t} is not an integer timestep; timesteps are 0 .. T-1 (use round(t) on purpose)")
+        return int(t)
+    return int(t)
+
+
+def _check_beta(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name}={value!r} must be a number in (0, 1): a beta is the variance added at one step")
+
+
 def _check_T(T: int) -> None:
     if not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1:
         raise ValueError(f"T must be a positive integer, got {T!r}")
@@ -117,6 +140,8 @@ def _check_T(T: int) -> None:
 def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
     """Betas linear in t from beta_start to beta_end (DDPM Sec. 4)."""
     _check_T(T)
+    _check_beta("beta_start", beta_start)
+    _check_beta("beta_end", beta_end)
     # DDPM Sec. 4: beta_t = linspace(beta_1, beta_T)
     betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
     return NoiseSchedule(betas, name="linear")
@@ -125,6 +150,8 @@ def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0
 def scaled_linear_schedule(T: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012) -> NoiseSchedule:
     """Betas whose square roots are linear in t (Stable Diffusion's schedule)."""
     _check_T(T)
+    _check_beta("beta_start", beta_start)
+    _check_beta("beta_end", beta_end)
     # beta_t = linspace(sqrt(beta_1), sqrt(beta_T))^2
     betas = torch.linspace(math.sqrt(beta_start), math.sqrt(beta_end), T, dtype=torch.float64) ** 2
     return NoiseSchedule(betas, name="scaled_linear")
@@ -133,6 +160,10 @@ def scaled_linear_schedule(T: int = 1000, beta_start: float = 0.00085, beta_end:
 def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
     """alpha_bar(t) = cos^2(((t/T + s) / (1 + s)) * pi/2), betas capped at max_beta (Nichol & Dhariwal 2021, Eq. 17)."""
     _check_T(T)
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s < 1.0:
+        raise ValueError(f"s={s!r} must be a number in [0, 1): the small offset of Improved DDPM Eq. (17) (default 0.008)")
+    if isinstance(max_beta, bool) or not isinstance(max_beta, (int, float)) or not 0.0 < max_beta <= 1.0:
+        raise ValueError(f"max_beta={max_beta!r} must be a number in (0, 1]: the cap on each beta (default 0.999)")
 
     def f(u: np.ndarray) -> np.ndarray:
         # Improved DDPM Eq. (17): f(t) = cos^2(((t/T + s) / (1 + s)) * pi / 2)

@@ -6,6 +6,7 @@ Each sampler owns its loop (as in k-diffusion and EDM); the network is read thro
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -13,7 +14,8 @@ import torch
 
 from ..schedules import NoiseSchedule
 
-__all__ = ["Trajectory", "Step", "Recorder", "check_inputs", "check_steps", "randn_like", "sqrt", "check_eta"]
+__all__ = ["Trajectory", "Step", "Recorder", "check_inputs", "check_steps", "randn_like", "sqrt", "check_eta",
+           "check_step_inputs"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +79,40 @@ def check_steps(steps, most: int | None = None) -> int:
     return steps
 
 
+def check_step_inputs(x_t: torch.Tensor, eps: torch.Tensor | None, alpha_bar_t, alpha_bar_prev, name: str) -> None:
+    """A single step's checks: eps shaped like x_t (no silent broadcasting) and 0 <= alpha_bar_t < 1, alpha_bar_t <= alpha_bar_prev <= 1."""
+    if eps is not None and isinstance(eps, torch.Tensor) and isinstance(x_t, torch.Tensor) and eps.shape != x_t.shape:
+        raise ValueError(f"{name}: eps has shape {tuple(eps.shape)} but x_t has {tuple(x_t.shape)}; they must match "
+                         "(no broadcasting: one noise value per entry of x_t)")
+    for label, v in (("alpha_bar_t", alpha_bar_t), ("alpha_bar_prev", alpha_bar_prev)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, torch.Tensor)):
+            raise TypeError(f"{name}: {label} must be a float (e.g. schedule.alpha_bar_at(t)), got {type(v).__name__}")
+    if isinstance(alpha_bar_t, torch.Tensor) or isinstance(alpha_bar_prev, torch.Tensor):
+        return  # per-sample tensors (distillation targets): checked by their caller, no host sync here
+    if not (0.0 <= alpha_bar_t < 1.0):
+        raise ValueError(f"{name}: alpha_bar_t={alpha_bar_t} must lie in [0, 1): it is a product of (1 - beta) at a noisy "
+                         "timestep (1 would be a clean x_t with nothing to denoise; use schedule.alpha_bar_at(t))")
+    if not (alpha_bar_t <= alpha_bar_prev <= 1.0):
+        raise ValueError(f"{name}: alpha_bar_prev={alpha_bar_prev} must lie in [alpha_bar_t={alpha_bar_t}, 1]: prev is "
+                         "the less noisy timestep (1.0 for 'clean', prev = -1)")
+
+
 def check_inputs(model, schedule, x_T, guidance_scale) -> None:
     """The checks every sampler runs once, before its loop (never inside it)."""
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be a teachkit NoiseSchedule, got {type(schedule).__name__}")
     if not isinstance(x_T, torch.Tensor):
-        raise TypeError(f"x_T must be a torch.Tensor, got {type(x_T).__name__}")
+        hint = "; convert it with torch.from_numpy(x_T).float()" if type(x_T).__module__ == "numpy" else ""
+        raise TypeError(f"x_T must be a torch.Tensor, got {type(x_T).__name__}{hint}")
     if not x_T.is_floating_point():
         raise TypeError(f"x_T must be a floating-point tensor, got dtype {x_T.dtype}")
+    weight = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    if weight is not None and weight.is_floating_point() and x_T.dtype != weight.dtype:
+        raise TypeError(f"x_T is {x_T.dtype} but {type(model).__name__}'s weights are {weight.dtype}: make them match, "
+                        f"e.g. x_T = x_T.to({weight.dtype}) (or model.to({x_T.dtype}))")
+    if weight is not None and x_T.device != weight.device:
+        raise ValueError(f"x_T is on {x_T.device} but {type(model).__name__} is on {weight.device}: move one, "
+                         f"e.g. x_T = x_T.to('{weight.device}')")
     if x_T.ndim < 2 or x_T.shape[0] < 1:
         raise ValueError(f"x_T must be a batch (B, ...) with B >= 1, got shape {tuple(x_T.shape)}")
     expected = getattr(model, "sample_shape", None)
@@ -131,7 +159,11 @@ class Recorder:
             self.callback(Step(i, len(self.timesteps), t, x, x0_hat))
 
     def trajectory(self, sample: torch.Tensor, nfe: int) -> Trajectory:
-        """The Trajectory of this run."""
+        """The Trajectory of this run (with a RuntimeWarning when the sample is not finite: one check, after the loop)."""
+        if not bool(torch.isfinite(sample).all()):
+            warnings.warn(f"{self.name or 'the sampler'} returned NaN or inf in {int((~torch.isfinite(sample)).sum())} "
+                          "sample values: an extreme guidance_scale or a schedule whose alpha_bar is ~0 at the first "
+                          "step overflows; lower the scale or start at a smaller t", RuntimeWarning, stacklevel=3)
         return Trajectory(
             sample=sample,
             timesteps=torch.tensor(self.timesteps, dtype=torch.long),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..schedules import NoiseSchedule, timesteps
-from .core import Recorder, Trajectory, check_eta, check_inputs, randn_like, sqrt
+from .core import Recorder, Trajectory, check_eta, check_inputs, check_step_inputs, randn_like, sqrt
 from .prediction import Denoiser, eval_mode
 
 __all__ = ["ddim_step", "ddim_sample"]
@@ -18,6 +18,7 @@ def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t, alpha_bar_prev,
     `x0_hat` may be passed in when the model predicts it directly (a v-model), instead of backing it out of eps.
     """
     check_eta(eta)
+    check_step_inputs(x_t, eps, alpha_bar_t, alpha_bar_prev, "ddim_step")
     if x0_hat is None:
         # 1. DDIM Eq. (12), "predicted x_0": x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
         x0_hat = (x_t - sqrt(1.0 - alpha_bar_t) * eps) / sqrt(alpha_bar_t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..schedules import NoiseSchedule, timesteps
-from .core import Recorder, Trajectory, check_inputs, randn_like, sqrt
+from .core import Recorder, Trajectory, check_inputs, check_step_inputs, randn_like, sqrt
 from .prediction import Denoiser, eval_mode
 
 __all__ = ["ddpm_step", "ddpm_sample", "VARIANCES"]
@@ -25,6 +25,7 @@ def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar_t, alpha_bar_prev,
     `x0_hat` may be passed in when the model predicts it directly (a v-model); `eps` is then unused.
     """
     _check_variance(variance)
+    check_step_inputs(x_t, eps if x0_hat is None else None, alpha_bar_t, alpha_bar_prev, "ddpm_step")
     # 1. beta between the pair: 1 - alpha_bar_t / alpha_bar_prev (= beta_t when prev = t - 1)
     beta_t = 1.0 - alpha_bar_t / alpha_bar_prev
     if x0_hat is None:

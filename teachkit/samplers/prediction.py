@@ -116,8 +116,13 @@ class Denoiser:
         return self.rows // self.batch
 
     def _net(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        first = self.rows == 0
         self.rows += x_t.shape[0]
-        return self.model(x_t, t) if y is None else self.model(x_t, t, y)
+        out = self.model(x_t, t) if y is None else self.model(x_t, t, y)
+        if first and not isinstance(out, torch.Tensor):
+            raise TypeError(f"{type(self.model).__name__} returned a {type(out).__name__}, not a tensor: a model returns "
+                            "one tensor shaped like x_t (for a tuple or a diffusers output, return out[0] / out.sample)")
+        return out
 
     def __call__(self, x_t: torch.Tensor, t: int) -> Prediction:
         """The guided prediction at integer timestep t (0 .. T-1) for the whole batch."""
@@ -127,6 +132,12 @@ class Denoiser:
                 "alpha_bar_t = 0 (zero terminal SNR) at a visited timestep: an eps-predictor cannot back out "
                 "x0_hat there (DDIM Eq. 12 divides by sqrt(alpha_bar_t)); use a v-prediction model or start below T-1"
             )
+        if alpha_bar_t < 1e-20 and self.prediction == "eps":
+            raise ValueError(
+                f"alpha_bar_t = {alpha_bar_t:.1e} at timestep {t}: an eps-predictor's x0_hat divides by "
+                f"sqrt(alpha_bar_t) = {alpha_bar_t ** 0.5:.1e}, which overflows float32 and gives inf/NaN samples; "
+                "use a schedule that keeps alpha_bar above 1e-20 (fewer or smaller betas), start at a smaller t, "
+                "or a v-prediction model")
         t_batch = torch.full((self.batch,), t, device=self.device, dtype=torch.long)
         first = self.rows == 0
         try:
