@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.teachkit-installed
 PIP    := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install lab test test-fast notebooks assign bench browser-deps clean
+.PHONY: install lab test test-fast notebooks assign grade bench browser-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,13 @@ test-fast: install
 notebooks: install
 	TEACHKIT_THREADS=1 $(BIN)/python -m teachkit notebooks --execute
 
+## Coursework: handouts and autograder zips in coursework/ (otter assign), then grade SUBMISSIONS=folder
 assign: install
-	$(BIN)/python -m teachkit assign
+	$(BIN)/python -m teachkit assign --out coursework
+
+SUBMISSIONS ?= submissions
+grade: install
+	$(BIN)/python -m teachkit grade $(SUBMISSIONS) --autograder coursework/autograder --out grades.csv
 
 bench: install
 	$(BIN)/python -m teachkit bench

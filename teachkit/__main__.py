@@ -1,4 +1,4 @@
-"""Command line: python -m teachkit {train, evaluate, assign, bench, notebooks}."""
+"""Command line: python -m teachkit {train, evaluate, assign, grade, bench, notebooks}."""
 from __future__ import annotations
 
 import argparse
@@ -244,12 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="save a PNG: a digit grid or a 2-D scatter")
     p.add_argument("--dir", default=str(checkpoint_dir()), help="directory holding NAME.safetensors/.json")
     p.set_defaults(func=lambda args: cmd_sample(args, lambda name: _load_named(name, Path(args.dir))))
-    from teachkit.assign import add_arguments as assign_arguments
-    from teachkit.assign import cmd_assign
+    from teachkit.coursework import cli as coursework
 
-    p = sub.add_parser("assign", help="write student copies of the exercises (or --grade a submission)")
-    assign_arguments(p)
-    p.set_defaults(func=cmd_assign)
+    p = sub.add_parser("assign", help="otter assign: student notebooks and autograder zips of the exercises")
+    coursework.add_assign_arguments(p)
+    p.set_defaults(func=coursework.cmd_assign)
+    p = sub.add_parser("grade", help="grade SUBMISSIONS/<student>/<exercise>.ipynb with otter, one isolated process each")
+    coursework.add_grade_arguments(p)
+    p.set_defaults(func=coursework.cmd_grade)
     # these two own their full argument parsers; the rest of the command line is passed on as it is
     for name, help_text, func in (("bench", "run the benchmarks (see benchmarks/README.md; --help for options)", _bench),
                                   ("notebooks", "list, or --execute in place, the lessons from a clean kernel",

@@ -1,8 +1,13 @@
-"""Coursework: instructor notebooks pass, student copies fail only where answers are missing, checks teach, markers validate."""
+"""Coursework: otter assign makes every exercise; instructor versions pass otter's tests, student versions fail only
+where answers are missing; the checks teach; answers that call teachkit's reference score nothing.
+
+Notebooks run in-process here (fast); tests/test_grading.py grades real submissions in kernels, and CI's
+nbval run executes the instructor notebooks in a real kernel.
+"""
 import ast
+import io
 import math
-import os
-import traceback
+import zipfile
 from pathlib import Path
 
 import matplotlib
@@ -11,133 +16,148 @@ import torch
 
 import teachkit
 from teachkit import checks
-from teachkit.assign import STUB, MarkerError, assign, main, make_student, strip_source
+from teachkit.coursework import EXERCISES, assign, exercise_notebooks
 
 nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("otter")
 
-EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
-NOTEBOOKS = sorted(EXERCISES.glob("*.ipynb"))
-ALLOWED_ERRORS = (NotImplementedError, AssertionError)
+NOTEBOOKS = exercise_notebooks()
+SYLLABUS_TOPICS = ("q_sample", "ddpm", "ddim_loop", "guided", "dpm", "flow", "frechet")
 
 
-def run_in_process(nb) -> list:
-    """Execute the code cells in one fresh namespace, continuing after errors; returns [(index, exception)]."""
+@pytest.fixture(scope="module")
+def assigned(tmp_path_factory):
+    """otter assign on every exercise, without otter's kernel run of the tests (the tests below do that in-process)."""
+    out = tmp_path_factory.mktemp("assigned")
+    return out, assign(out, run_tests=False, log=lambda *a: None)
+
+
+def run_in_process(nb, cwd: Path) -> tuple[dict, list]:
+    """Execute the code cells in one namespace (magics and grader lines skipped), continuing after errors."""
+    import os
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ns: dict = {"__name__": "__main__"}
-    errors, threads = [], torch.get_num_threads()  # notebooks may set threads; give them back afterwards
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
-        try:
-            exec(compile(src, f"<cell {i}>", "exec"), ns)
-        except Exception as err:  # noqa: BLE001 - the student copy is expected to raise; we classify below
-            errors.append((i, err))
-        finally:
-            plt.close("all")
-    torch.set_num_threads(threads)
-    return errors
+    errors, threads, here = [], torch.get_num_threads(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            lines = [ln for ln in cell.source.splitlines()
+                     if not ln.lstrip().startswith(("%", "grader")) and "otter" not in ln]
+            src = "\n".join(ln if ln.strip() else "" for ln in lines)
+            src = src.replace("if importlib.util.find_spec(\"teachkit\") is None or importlib.util.find_spec(\"otter\") is None:", "")
+            try:
+                exec(compile(src, f"<cell {i}>", "exec"), ns)
+            except Exception as err:  # noqa: BLE001 - the student copy is expected to raise; classified by the caller
+                errors.append((i, err))
+            finally:
+                plt.close("all")
+    finally:
+        os.chdir(here)
+        torch.set_num_threads(threads)
+    return ns, errors
+
+
+def zip_tests(zip_path: Path) -> list:
+    """otter's own test files from an autograder zip, parsed by otter."""
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    with zipfile.ZipFile(zip_path) as zf:
+        return [ExceptionTestFile.from_string(zf.read(n).decode(), path=n)
+                for n in sorted(zf.namelist()) if n.startswith("tests/") and n.endswith(".py")]
 
 
 def answer_names(nb) -> set[str]:
-    """Names of the functions whose bodies are solutions (defined in cells with a solution region)."""
+    """Names of the functions whose bodies are solutions."""
     names = set()
     for cell in nb.cells:
-        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
-            src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
+            src = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith("%"))
             names |= {n.name for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)}
     return names
 
 
-def nbgrader_meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def test_there_are_exercises():
-    assert len(NOTEBOOKS) >= 2, f"expected instructor notebooks in {EXERCISES}"
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_instructor_notebook_is_committed_executed(path):
+def test_instructor_notebook_is_an_executed_otter_master(path):
     nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "raw" and nb.cells[0].source.startswith("# ASSIGNMENT CONFIG")
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.execution_count is not None for c in code), f"{path.name}: re-run notebook_tools --execute"
+    assert all(c.execution_count is not None for c in code), f"{path.name}: re-run notebooks --execute"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{path.name} has stored errors: {[e.ename for e in errors]}"
     text = "".join(o.get("text", "") for c in code for o in c.outputs)
     assert " s)" not in text and "seconds" not in text, "no timings in stored outputs"
+    assert "TCP without encryption" not in text
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_instructor_notebook_passes(path):
-    # in-process for speed; CI's nbval run executes the same notebooks in a real kernel
-    errors = run_in_process(nbformat.read(path, as_version=4))
+def test_instructor_version_passes_every_otter_test(path, assigned, tmp_path):
+    out, written = assigned
+    ns, errors = run_in_process(nbformat.read(path, as_version=4), tmp_path)
     assert not errors, f"{path.name}: " + "; ".join(f"cell {i}: {type(e).__name__}: {e}" for i, e in errors)
+    tests = zip_tests(written[path.stem]["autograder"])
+    assert tests and all(tc.hidden for t in tests for tc in t.test_cases) is False
+    for test in tests:
+        test.run(ns)
+        failed = [r.message for r in test.test_case_results if not r.passed]
+        assert not failed, f"{path.stem}/{test.name}: {failed}"
+        assert any(tc.hidden for tc in test.test_cases), f"{path.stem}/{test.name} has no hidden test"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_student_copy_fails_only_where_answers_are_missing(path):
-    instructor = nbformat.read(path, as_version=4)
-    student, counts = make_student(instructor, name=path.name)
-    assert counts["SOLUTION"] >= 1
-    names = answer_names(instructor)
-    graded = {i for i, c in enumerate(student.cells) if nbgrader_meta(c).get("grade")}
-    solution_cells = {i for i, c in enumerate(student.cells) if nbgrader_meta(c).get("solution")}
-    depends = {i for i, c in enumerate(student.cells)
-               if c.cell_type == "code" and any(n in c.source for n in names)}
-    errors = run_in_process(student)
+def test_student_version_fails_only_where_answers_are_missing(path, assigned, tmp_path):
+    out, written = assigned
+    student = nbformat.read(written[path.stem]["student"], as_version=4)
+    text = "\n".join(c.source for c in student.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN TESTS", "BEGIN PROMPT", "ASSIGNMENT CONFIG", "refusing"):
+        assert marker not in text, f"{marker!r} left in the student version of {path.name}"
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    names = answer_names(nbformat.read(path, as_version=4))
+    depends = {i for i, c in enumerate(student.cells) if c.cell_type == "code" and any(n in c.source for n in names)}
+    ns, errors = run_in_process(student, tmp_path)
     for i, err in errors:
         where = f"{path.name}, cell {i}: {type(err).__name__}: {err}"
-        assert isinstance(err, ALLOWED_ERRORS), f"only missing answers may fail; {where}"
-        assert i in depends | graded, f"a cell that does not use an answer failed; {where}"
-        frames = traceback.extract_tb(err.__traceback__)
-        if isinstance(err, NotImplementedError):
-            origin = frames[-1].filename
-            assert origin.startswith("<cell ") and int(origin[6:-1]) in solution_cells, \
-                f"NotImplementedError should come from a stub in a solution cell; {where}"
-        else:
-            assert frames[-1].filename.endswith("checks.py"), f"AssertionError not from teachkit.checks; {where}"
-    failed = {i for i, _ in errors}
-    assert graded <= failed, f"{path.name}: graded test cells {sorted(graded - failed)} pass without answers"
+        assert isinstance(err, NotImplementedError) and i in depends, f"only missing answers may fail; {where}"
+    for test in zip_tests(written[path.stem]["autograder"]):
+        test.run(ns)
+        passed = [r.test_case.name for r in test.test_case_results if r.passed]
+        assert not passed, f"{path.stem}/{test.name}: test cases {passed} pass without an answer"
+    checks_ = [c.source for c in student.cells if c.cell_type == "code" and c.source.startswith("grader.check(")]
+    assert len(checks_) == len(zip_tests(written[path.stem]["autograder"])), "one grader.check cell per question"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_student_copy_has_no_answers(path):
-    instructor = nbformat.read(path, as_version=4)
-    student, counts = make_student(instructor, name=path.name)
-    assert len(student.cells) == len(instructor.cells)  # nbgrader matches cells by grade_id; keep them all
-    text = "\n".join(c.source for c in student.cells)
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
-        assert marker not in text
-    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
-    assert code.count(STUB[1]) == counts["SOLUTION"]
-    assert all(not c.get("outputs") and c.get("execution_count") is None
-               for c in student.cells if c.cell_type == "code")
-    assert [nbgrader_meta(c) for c in student.cells] == [nbgrader_meta(c) for c in instructor.cells]
-    assert counts["notes"] == [], "instructor notebooks must carry nbgrader cell metadata"
-    assert "torch.cumprod" not in code and ".chunk(2)\n" not in code  # lines from the solutions
+def test_assign_writes_the_contract_layout(assigned):
+    out, written = assigned
+    assert sorted(p.name for p in (out / "student").glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    assert sorted(p.name for p in (out / "autograder").glob("*.zip")) == [p.stem + ".zip" for p in NOTEBOOKS]
+    nb = nbformat.read(out / "student" / NOTEBOOKS[0].name, as_version=4)
+    assert "otter.Notebook(" in nb.cells[1].source and "pip install" in nb.cells[1].source  # Colab install cell
 
 
-def test_assign_writes_copies(tmp_path, capsys):
-    assert main(["--out", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
-    assert "solutions stubbed" in capsys.readouterr().out
+def test_assign_refuses_to_write_next_to_the_instructor_notebooks():
+    with pytest.raises(ValueError, match="inside the instructor notebooks' folder"):
+        assign(EXERCISES / "student", [NOTEBOOKS[0]], run_tests=False)
 
 
-@pytest.mark.slow
-def test_student_copy_in_a_real_kernel(tmp_path, monkeypatch):
-    nbclient = pytest.importorskip("nbclient")
-    root = str(EXERCISES.parent.parent)  # the kernel imports this checkout's teachkit, installed or not
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    path = assign([EXERCISES / "ex02_ddim_step.ipynb"], tmp_path)[0]
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    enames = {i: o.ename for i, c in enumerate(nb.cells) if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"}
-    assert enames and set(enames.values()) == {"NotImplementedError"}, enames
+def test_assign_names_a_notebook_that_is_not_an_otter_master(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "ex9_plain.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("print(1)")]), path)
+    with pytest.raises(ValueError, match="ex9_plain.ipynb: not an otter master notebook"):
+        assign(tmp_path / "out", [path], run_tests=False)
+
+
+def test_assign_fills_in_the_install_url(tmp_path):
+    paths = assign(tmp_path, [NOTEBOOKS[0]], run_tests=False, install_url="git+https://example.org/teachkit",
+                   log=lambda *a: None)[NOTEBOOKS[0].stem]
+    text = paths["student"].read_text()
+    assert "git+https://example.org/teachkit" in text and "YOUR-ORG" not in text
 
 
 # --- the checks teach: right answers pass, typical wrong answers get a message naming the mistake
@@ -156,9 +176,14 @@ def _loop(model, schedule, x_T, steps, ts=None, last_prev=-1):
     xs, x = [x_T], x_T
     for t, prev in zip(ts, ts[1:] + [last_prev]):
         eps = model(x, torch.full((x.shape[0],), t))
-        x, _ = teachkit.ddim_step(x, eps, schedule.alpha_bar_at(t), schedule.alpha_bar_at(prev))
+        x, _ = ddim_step(x, eps, schedule.alpha_bar_at(t), schedule.alpha_bar_at(prev))
         xs.append(x)
     return xs
+
+
+def ddim_step(x_t, eps, ab_t, ab_prev, eta=0.0, noise=None):
+    """The name _loop calls, as a student's loop calls their own step; checks put a correct one in its place."""
+    return _ddim_step(x_t, eps, ab_t, ab_prev, eta, noise)
 
 
 def _guided(model, schedule, x_T, y, scale, steps, two_calls=False, swap=False):
@@ -172,7 +197,7 @@ def _guided(model, schedule, x_T, y, scale, steps, two_calls=False, swap=False):
             eps_c, eps_u = model(torch.cat([x, x]), torch.cat([tb, tb]), torch.cat([y, null])).chunk(2)
         if swap:
             eps_c, eps_u = eps_u, eps_c
-        x, _ = teachkit.ddim_step(x, teachkit.cfg_combine(eps_u, eps_c, scale), schedule.alpha_bar_at(t),
+        x, _ = teachkit.ddim_step(x, cfg_combine(eps_u, eps_c, scale), schedule.alpha_bar_at(t),
                                   schedule.alpha_bar_at(prev))
     return x
 
@@ -183,15 +208,18 @@ def _q_sample(x0, t, noise, ab, square_roots=True, broadcast=True, cast=True):
     return a.sqrt() * x0 + (1 - a).sqrt() * noise if square_roots else a * x0 + (1 - a) * noise
 
 
+def _drop(y, null, p, g):
+    return torch.where(torch.rand(y.shape, generator=g) < p, torch.full_like(y, null), y)
+
+
 RIGHT = [
     (checks.check_alpha_bar, lambda betas: torch.cumprod(1 - betas, 0)),
     (checks.check_q_sample, _q_sample),
-    (checks.check_ddim_step, teachkit.ddim_step),
-    (checks.check_ddim_loop, lambda m, s, x, n: list(teachkit.ddim_sample(m, s, x, n).xs)),
+    (checks.check_ddim_step, _ddim_step),
     (checks.check_ddim_loop, _loop),
-    (checks.check_cfg_combine, teachkit.cfg_combine),
-    (checks.check_guided_sampler, lambda m, s, x, y, sc, n: teachkit.ddim_sample(m, s, x, n, y=y, guidance_scale=sc).sample),
+    (checks.check_cfg_combine, lambda u, c, s: u + s * (c - u)),
     (checks.check_guided_sampler, _guided),
+    (checks.check_drop_labels, _drop),
 ]
 
 
@@ -211,7 +239,7 @@ WRONG = {
                                              ["t=420 -> prev=400", "expected x_prev=", "sqrt(1 - alpha_bar_prev)"]),
     "ddim_step: ignores eta": (checks.check_ddim_step, lambda *a, **k: _ddim_step(*a, **k, ignore_eta=True),
                                ["t=980 -> prev=960 (eta=1)", "you ignored eta"]),
-    "ddim_step: returns one tensor": (checks.check_ddim_step, lambda *a, **k: teachkit.ddim_step(*a, **k)[0],
+    "ddim_step: returns one tensor": (checks.check_ddim_step, lambda *a, **k: _ddim_step(*a, **k)[0],
                                       ["(x_prev, x0_hat)"]),
     "ddim_loop: fixed stride": (checks.check_ddim_loop, lambda m, s, x, n: _loop(m, s, x, n, ts=[999, 666, 333][:n]),
                                 ["t=[999, 666, 333]", "[999, 666, 332]", "never a fixed stride"]),
@@ -238,7 +266,8 @@ def test_checks_let_not_implemented_through():
     def stub(*args, **kwargs):
         raise NotImplementedError()
 
-    for check in (checks.check_alpha_bar, checks.check_ddim_step, checks.check_cfg_combine, checks.check_guided_sampler):
+    for check in (checks.check_alpha_bar, checks.check_q_sample, checks.check_ddim_step, checks.check_ddim_loop,
+                  checks.check_cfg_combine, checks.check_guided_sampler, checks.check_drop_labels):
         with pytest.raises(NotImplementedError):
             check(stub)
 
@@ -246,7 +275,7 @@ def test_checks_let_not_implemented_through():
 def test_reference_step_in_check_message():
     # numbers.md: linear schedule, x_t = 0.5, eps = 0.1, 980 -> 960, eta = 0: x_prev = 0.586725
     with pytest.raises(AssertionError, match=r"t=980 -> prev=960 \(eta=0\): expected x_prev=0\.5867, got 0\.0000"):
-        checks.check_ddim_step(lambda x_t, eps, *a, **k: (torch.zeros_like(x_t), teachkit.ddim_step(x_t, eps, *a)[1]))
+        checks.check_ddim_step(lambda x_t, eps, *a, **k: (torch.zeros_like(x_t), _ddim_step(x_t, eps, *a)[1]))
 
 
 def test_gaussian_mixture_eps_is_exact_per_class(linear):
@@ -267,84 +296,68 @@ def test_gaussian_mixture_eps_is_exact_per_class(linear):
     assert mixture.sample(5, y=2)[1].tolist() == [2] * 5
 
 
-# --- assign's marker validation
+def cfg_combine(u, c, s):
+    """The name _guided calls, as a student's sampler calls their own combine."""
+    return u + s * (c - u)
 
 
-def test_strip_source_stubs_solutions_keeping_indentation():
-    src = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\nprint(1)"
-    out, counts = strip_source(src)
-    assert out == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nprint(1)"
-    assert counts == {"SOLUTION": 1, "HIDDEN TESTS": 0}
+# --- answers that call teachkit's reference score nothing (issue 14: teachkit.ddim_step scored full marks)
+
+REFERENCE_ANSWERS = {
+    "alpha_bar via NoiseSchedule": (checks.check_alpha_bar, lambda b: teachkit.NoiseSchedule(b).alpha_bar, "NoiseSchedule"),
+    "q_sample via the schedule": (checks.check_q_sample,
+                                  lambda x0, t, n, ab: teachkit.linear_schedule().q_sample(x0, t, n), "q_sample"),
+    "ddim_step": (checks.check_ddim_step, teachkit.ddim_step, "teachkit.ddim_step"),
+    "ddim_step, imported under another name": (checks.check_ddim_step, lambda *a, **k: _alias(*a, **k), "teachkit.ddim_step"),
+    "ddim_loop via ddim_sample": (checks.check_ddim_loop, lambda m, s, x, n: list(teachkit.ddim_sample(m, s, x, n).xs),
+                                  "teachkit.ddim_sample"),
+    "ddim_loop via dpm_solver_sample(order=1)": (checks.check_ddim_loop,
+                                                 lambda m, s, x, n: list(teachkit.dpm_solver_sample(m, s, x, n, order=1).xs),
+                                                 "sample_loop"),
+    "cfg_combine": (checks.check_cfg_combine, teachkit.cfg_combine, "teachkit.cfg_combine"),
+    "guided sampler via ddim_sample": (checks.check_guided_sampler,
+                                       lambda m, s, x, y, sc, n: teachkit.ddim_sample(m, s, x, n, y=y, guidance_scale=sc).sample,
+                                       "sample_loop"),
+    "drop_labels": (checks.check_drop_labels, __import__("teachkit.training").training.drop_labels, "drop_labels"),
+}
+from teachkit import ddim_step as _alias  # noqa: E402 - an alias made before any check runs
 
 
-def test_strip_source_drops_hidden_tests_and_stubs_markdown():
-    out, counts = strip_source("check(f)\n### BEGIN HIDDEN TESTS\nassert f(1) == 2\n### END HIDDEN TESTS")
-    assert out == "check(f)" and counts["HIDDEN TESTS"] == 1
-    assert strip_source("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", markdown=True)[0] == "Why?\nYOUR ANSWER HERE"
+@pytest.mark.parametrize("name", REFERENCE_ANSWERS)
+def test_answers_that_call_the_reference_score_nothing(name):
+    check, answer, refused = REFERENCE_ANSWERS[name]
+    with pytest.raises(AssertionError, match="teachkit's own implementation") as info:
+        check(answer)
+    assert refused in str(info.value)
+    # and the reference works again afterwards (the refusal is undone)
+    assert teachkit.ddim_step(torch.ones(1), torch.ones(1), 0.5, 0.9)[0].shape == (1,)
+    assert teachkit.NoiseSchedule(torch.tensor([0.1, 0.2])).alpha_bar.shape == (2,)
 
 
-@pytest.mark.parametrize("src, message", [
-    ("### BEGIN SOLUTION\nx = 1", "line 1: '### BEGIN SOLUTION' is never closed"),
-    ("x = 1\n### END SOLUTION", "line 2: '### END SOLUTION' without a matching"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION", "line 2: '### BEGIN SOLUTION' inside"),
-    ("### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS\n### END SOLUTION", "cannot nest"),
-    ("### BEGIN HIDDEN TESTS\nassert 1\n### END SOLUTION", "closes the HIDDEN TESTS region opened at line 1"),
-    ("x = 1  # BEGIN SOLUTION", "looks like a marker"),
-    ("### Begin Solution\nx = 1\n### End Solution", "looks like a marker"),
-])
-def test_strip_source_rejects_bad_markers(src, message):
-    with pytest.raises(MarkerError, match="ex9.ipynb, cell 4") as info:
-        strip_source(src, where="ex9.ipynb, cell 4")
-    assert message in str(info.value)
+def test_a_loop_is_graded_with_a_correct_step_in_place_of_the_students_own():
+    # issue 14: a correct ddim_loop with a wrong ddim_step lost the loop's points too
+    namespace = {}
+    exec(compile("""
+import torch, teachkit
+def ddim_step(x_t, eps, ab_t, ab_prev, eta=0.0, noise=None):
+    return x_t * 0, x_t * 0      # wrong on purpose
+def ddim_loop(model, schedule, x_T, steps):
+    ts = teachkit.timesteps(schedule.T, steps).tolist()
+    xs, x = [x_T], x_T
+    for t, prev in zip(ts, ts[1:] + [-1]):
+        x, _ = ddim_step(x, model(x, torch.full((x.shape[0],), t)), schedule.alpha_bar_at(t), schedule.alpha_bar_at(prev))
+        xs.append(x)
+    return xs
+""", "<student>", "exec"), namespace)
+    with pytest.raises(AssertionError, match="ddim_step is off"):
+        checks.check_ddim_step(namespace["ddim_step"])
+    checks.check_ddim_loop(namespace["ddim_loop"])  # passes: graded with a correct step
+    assert namespace["ddim_step"](torch.ones(1), torch.ones(1), 0.5, 0.9)[0].item() == 0  # the student's step is back
 
 
-def _notebook(tmp_path, name, sources):
-    from nbformat.v4 import new_code_cell, new_notebook
-
-    path = tmp_path / name
-    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in sources]), path)
-    return path
-
-
-def test_assign_names_notebook_and_cell_and_writes_nothing(tmp_path, capsys):
-    good = _notebook(tmp_path, "good.ipynb", ["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"])
-    bad = _notebook(tmp_path, "bad.ipynb", ["import torch", "### BEGIN SOLUTION\nx = 1"])
-    out = tmp_path / "student"
-    assert main([str(good), str(bad), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "bad.ipynb, cell 1 (code), line 1" in err and "never closed" in err
-    assert not out.exists()  # validated before anything is written
-    assert main([str(good), "--out", str(out)]) == 0  # bare cells work, with a note for nbgrader users
-    assert "good.ipynb, cell 0 (code): a solution region in a cell without nbgrader metadata" in capsys.readouterr().err
-
-
-def test_assign_never_overwrites_the_instructor_notebook(tmp_path, capsys):
-    path = _notebook(tmp_path, "ex.ipynb", ["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"])
-    before = path.read_text()
-    assert main([str(path), "--out", str(tmp_path)]) == 2
-    assert "would overwrite the instructor notebook" in capsys.readouterr().err
-    assert path.read_text() == before
-
-
-def test_assign_rejects_a_notebook_without_answers(tmp_path):
-    with pytest.raises(MarkerError, match="none.ipynb: no '### BEGIN SOLUTION'"):
-        assign([_notebook(tmp_path, "none.ipynb", ["print(1)"])], tmp_path / "out")
-
-
-@pytest.mark.slow
-def test_grade_puts_hidden_tests_back_and_counts_points(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("nbclient")
-    root = str(EXERCISES.parent.parent)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    instructor = nbformat.read(EXERCISES / "ex03_guidance.ipynb", as_version=4)
-    student = nbformat.read(assign([EXERCISES / "ex03_guidance.ipynb"], tmp_path)[0], as_version=4)
-    for i, cell in enumerate(student.cells):
-        meta = nbgrader_meta(cell)
-        if meta.get("grade_id") == "cfg_combine":  # the student answered the first part only ...
-            cell.source = instructor.cells[i].source
-        if meta.get("grade_id") == "test_guided_sampler":  # ... and "fixed" a test by deleting it
-            cell.source = "pass"
-    nbformat.write(student, tmp_path / "ex03_guidance.ipynb")
-    assert main(["--grade", str(tmp_path / "ex03_guidance.ipynb")]) == 0
-    out = capsys.readouterr().out
-    assert "2 / 5 points" in out and "NotImplementedError" in out
+def test_refusing_restores_the_function_even_when_the_answer_raises():
+    before = teachkit.ddim_step.__code__
+    with pytest.raises(ZeroDivisionError):
+        with checks.refusing(teachkit.ddim_step):
+            1 / 0
+    assert teachkit.ddim_step.__code__ is before
