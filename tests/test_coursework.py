@@ -313,11 +313,11 @@ REFERENCE_ANSWERS = {
                                   "teachkit.ddim_sample"),
     "ddim_loop via dpm_solver_sample(order=1)": (checks.check_ddim_loop,
                                                  lambda m, s, x, n: list(teachkit.dpm_solver_sample(m, s, x, n, order=1).xs),
-                                                 "sample_loop"),
+                                                 "teachkit.dpm_solver_sample"),
     "cfg_combine": (checks.check_cfg_combine, teachkit.cfg_combine, "teachkit.cfg_combine"),
     "guided sampler via ddim_sample": (checks.check_guided_sampler,
                                        lambda m, s, x, y, sc, n: teachkit.ddim_sample(m, s, x, n, y=y, guidance_scale=sc).sample,
-                                       "sample_loop"),
+                                       "teachkit.ddim_sample"),
     "drop_labels": (checks.check_drop_labels, __import__("teachkit.training").training.drop_labels, "drop_labels"),
 }
 from teachkit import ddim_step as _alias  # noqa: E402 - an alias made before any check runs

@@ -8,14 +8,16 @@ import torch
 
 from ..models.exact import GaussianMixtureEps
 from ..samplers import ddim_sample, ddim_step
-from ..samplers.core import sample_loop
+from ..samplers import SAMPLERS
 from ..schedules import linear_schedule, timesteps
 from ._core import Recorder, _call, _fail, _same, reference_copy, substituted
 
 __all__ = ["check_ddim_step", "check_ddim_loop", "REFERENCES"]
 
+# every sampler in the registry (any of them gives a DDIM-quality answer)
+LIBRARY_SAMPLERS = tuple(dict.fromkeys(spec.fn for spec in SAMPLERS.values()))
 # teachkit's own answers, refused while the student's function runs (sample_loop runs every library sampler)
-REFERENCES = {"ddim_step": (ddim_step, sample_loop), "ddim_loop": (ddim_sample, sample_loop)}
+REFERENCES = {"ddim_step": (ddim_step, *LIBRARY_SAMPLERS), "ddim_loop": (ddim_sample, *LIBRARY_SAMPLERS)}
 
 
 def _ddim_mistakes(x_t, eps, ab_t, ab_prev, eta, noise) -> tuple[dict, dict]:

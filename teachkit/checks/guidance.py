@@ -9,15 +9,17 @@ import torch
 from ..guidance import cfg_combine, guided_eps
 from ..models.exact import GaussianMixtureEps
 from ..samplers import ddim_sample
-from ..samplers.core import sample_loop
+from ..samplers import SAMPLERS
 from ..schedules import linear_schedule
 from ..training import drop_labels
 from ._core import Recorder, _call, _fail, _same, reference_copy, substituted
 
 __all__ = ["check_cfg_combine", "check_guided_sampler", "check_drop_labels", "REFERENCES"]
 
+# every sampler in the registry (any of them gives a DDIM-quality answer)
+LIBRARY_SAMPLERS = tuple(dict.fromkeys(spec.fn for spec in SAMPLERS.values()))
 # teachkit's own answers, refused while the student's function runs (the guided sampler may use teachkit.ddim_step)
-REFERENCES = {"cfg_combine": (cfg_combine, guided_eps), "guided_sampler": (guided_eps, sample_loop),
+REFERENCES = {"cfg_combine": (cfg_combine, guided_eps), "guided_sampler": (guided_eps, *LIBRARY_SAMPLERS),
               "drop_labels": (drop_labels,)}
 
 
