@@ -81,6 +81,13 @@ def answer_names(nb) -> set[str]:
     return names
 
 
+def test_an_exercise_for_every_syllabus_row():
+    text = "\n".join(p.read_text() for p in NOTEBOOKS)
+    assert len(NOTEBOOKS) >= 7, [p.name for p in NOTEBOOKS]
+    missing = [t for t in SYLLABUS_TOPICS if t not in text]
+    assert not missing, f"no exercise mentions {missing}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_instructor_notebook_is_an_executed_otter_master(path):
     nb = nbformat.read(path, as_version=4)
@@ -361,3 +368,117 @@ def test_refusing_restores_the_function_even_when_the_answer_raises():
         with checks.refusing(teachkit.ddim_step):
             1 / 0
     assert teachkit.ddim_step.__code__ is before
+
+
+# --- the exercises added for the other syllabus rows: right answers pass, wrong ones are named, references refused
+
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
+
+
+def posterior_mean(x_t, x0, ab_t, ab_prev):
+    beta = 1 - ab_t / ab_prev
+    return math.sqrt(ab_prev) * beta / (1 - ab_t) * x0 + math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab_t) * x_t
+
+
+def _ddpm_step(x_t, eps, ab_t, ab_prev, variance="small", noise=None, swap=False):
+    x0 = (x_t - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)
+    mean = posterior_mean(x_t, x0, ab_t, ab_prev)
+    if ab_prev >= 1:
+        return mean, x0
+    beta = 1 - ab_t / ab_prev
+    small = (variance == "small") != swap
+    return mean + math.sqrt((1 - ab_prev) / (1 - ab_t) * beta if small else beta) * noise, x0
+
+
+def _dpmpp(x_t, x0, ab_t, ab_prev, last=None, h_last=None, first_order=False):
+    lam = lambda a: 0.5 * math.log(a / (1 - a))  # noqa: E731
+    if ab_prev >= 1:
+        return x0, None
+    h = lam(ab_prev) - lam(ab_t)
+    d = x0 if last is None or first_order else (1 + 0.5 * h / h_last) * x0 - 0.5 * h / h_last * last
+    return math.sqrt(1 - ab_prev) / math.sqrt(1 - ab_t) * x_t - math.sqrt(ab_prev) * math.expm1(-h) * d, h
+
+
+def _pair(x0, eps, t, flip=False):
+    tt = t.reshape(-1, *[1] * (x0.ndim - 1))
+    return (1 - tt) * x0 + tt * eps, (x0 - eps) if flip else (eps - x0)
+
+
+def _euler(v, x1, n, sign=-1):
+    xs, x = [x1], x1
+    for i in range(n):
+        x = x + sign * (1 / n) * v(x, torch.full((x.shape[0],), 1 - i / n))
+        xs.append(x)
+    return xs
+
+
+def _fd(m1, s1, m2, s2, two=2.0):
+    return float((m1 - m2) @ (m1 - m2) + np.trace(s1) + np.trace(s2) - two * np.trace(np.real(scipy.linalg.sqrtm(s1 @ s2))))
+
+
+def frechet_distance(*args):
+    raise RuntimeError("a student's broken frechet_distance: checks put a correct one in its place")
+
+
+def _ff(a, b, ddof=1):
+    return frechet_distance(a.mean(0), np.atleast_2d(np.cov(a, rowvar=False, ddof=ddof)),
+                            b.mean(0), np.atleast_2d(np.cov(b, rowvar=False, ddof=ddof)))
+
+
+NEW_RIGHT = [(checks.check_posterior_mean, posterior_mean), (checks.check_ddpm_step, _ddpm_step),
+             (checks.check_dpmpp_step, _dpmpp), (checks.check_flow_pair, _pair), (checks.check_flow_euler, _euler),
+             (checks.check_frechet_distance, _fd), (checks.check_frechet_from_features, _ff)]
+
+
+@pytest.mark.parametrize("check, answer", NEW_RIGHT, ids=lambda v: getattr(v, "__name__", ""))
+def test_new_checks_accept_right_answers(check, answer, capsys):
+    check(answer)
+    assert "ok" in capsys.readouterr().out
+
+
+NEW_WRONG = {
+    "posterior mean: sqrt(alpha_bar_t)": (checks.check_posterior_mean, lambda x, x0, a, b: posterior_mean(x, x0, a, b) * 0
+                                          + math.sqrt(b) * (1 - a / b) / (1 - a) * x0 + math.sqrt(a) * (1 - b) / (1 - a) * x,
+                                          ["t=999 -> prev=998", "sqrt(alpha_t) = sqrt(1 - beta_t)"]),
+    "ddpm: variances swapped": (checks.check_ddpm_step, lambda *a: _ddpm_step(*a, swap=True), ["you swapped them"]),
+    "dpm: first order only": (checks.check_dpmpp_step, lambda *a: _dpmpp(*a, first_order=True),
+                              ["second order", "you took the first-order step"]),
+    "flow: velocity sign": (checks.check_flow_pair, lambda *a: _pair(*a, flip=True), ["the sign is flipped"]),
+    "flow: wrong direction": (checks.check_flow_euler, lambda v, x, n: _euler(v, x, n, sign=1), ["wrong direction"]),
+    "frechet: no factor 2": (checks.check_frechet_distance, lambda *a: _fd(*a, two=1.0), ["factor 2"]),
+    "frechet: biased covariance": (checks.check_frechet_from_features, lambda a, b: _ff(a, b, ddof=0), ["divided by N"]),
+}
+
+
+@pytest.mark.parametrize("name", NEW_WRONG)
+def test_new_checks_explain_wrong_answers(name):
+    check, answer, phrases = NEW_WRONG[name]
+    with pytest.raises(AssertionError) as info:
+        check(answer)
+    for phrase in phrases:
+        assert phrase in str(info.value), f"{phrase!r} missing from: {info.value}"
+
+
+NEW_REFERENCE = {
+    "ddpm_step": (checks.check_ddpm_step, lambda x, e, a, b, v, n: teachkit.ddpm_step(x, e, a, b, variance=v, noise=n)),
+    "dpm via dpm_solver_sample": (checks.check_dpmpp_step, lambda *a: (teachkit.dpm_solver_sample, None)[0](None, None, None)),
+    "frechet": (checks.check_frechet_distance, __import__("teachkit.metrics.frechet").metrics.frechet.frechet_distance),
+    "frechet from features": (checks.check_frechet_from_features,
+                              __import__("teachkit.metrics.frechet").metrics.frechet.frechet_distance_from_features),
+}
+
+
+@pytest.mark.parametrize("name", NEW_REFERENCE)
+def test_new_checks_refuse_the_reference(name):
+    check, answer = NEW_REFERENCE[name]
+    with pytest.raises(AssertionError, match="teachkit's own implementation"):
+        check(answer)
+
+
+def test_the_instructions_name_the_environment():
+    # issue 14: the README's bare `python -m teachkit assign` failed with ModuleNotFoundError: torch outside .venv
+    readme = (ROOT_README := Path(__file__).resolve().parent.parent / "README.md").read_text()
+    notes = (EXERCISES / "README.md").read_text()
+    assert "make assign" in notes and ".venv/bin/python -m teachkit assign" in notes and "make grade" in notes
+    assert ". .venv/bin/activate" in readme and "make assign" in readme, ROOT_README

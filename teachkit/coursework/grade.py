@@ -201,7 +201,7 @@ def grade(submissions: Path, out_csv: Path, autograder_dir: Path | None = None, 
             (job / "autograder.zip").write_bytes(autograders[exercise]["zip"])
             (job / "job.json").write_text(json.dumps({"student": student, "exercise": exercise}))
             result = _run_child(job, timeout, memory_mb, file_mb, ro_paths if use_ns else None)
-            changed = snapshot.restore()
+            changed = snapshot.restore(remove_new_under=[submissions, autograder_dir])
             if changed:
                 result = {"status": "tampered", "questions": [],
                           "message": "changed files outside its folder (restored): " + ", ".join(changed[:5])}

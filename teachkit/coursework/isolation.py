@@ -111,11 +111,17 @@ class Snapshot:
         changed = [p for p in self.files if p not in now or hashlib.sha256(p.read_bytes()).hexdigest() != self.digests[p]]
         return sorted(str(p) for p in changed + sorted(now - set(self.files)))
 
-    def restore(self) -> list[str]:
-        """Put every file back as it was (removing new ones); returns what had changed."""
+    def restore(self, remove_new_under: list[Path] = ()) -> list[str]:
+        """Put every changed or deleted file back, remove new files under `remove_new_under`; returns what changed.
+
+        New files elsewhere (e.g. an instructor saving a notebook while a batch runs) are reported, not removed.
+        """
         changed = self.changes()
+        removable = [Path(r).resolve() for r in remove_new_under]
         for name in changed:
             p = Path(name)
+            if p not in self.files and not any(r == p or r in p.parents for r in removable):
+                continue
             if p in self.files:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 if p.is_dir() and not p.is_symlink():
