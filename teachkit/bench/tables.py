@@ -206,8 +206,15 @@ def markdown(results: dict) -> str:
         mem = [r.get("memorization") for r in sweep["rows"] if r.get("memorization")]
         if mem:
             where = sweep.get("sampler") or "quality vs NFE"
-            lines += ["", f"Memorization probe ({sweep['task']}, {where}): fraction of samples closer to a training digit than to"
-                      f" any held-out digit (equal-size sets of {mem[0]['reference_size']}) ranges"
-                      f" {min(m['frac_closer_to_train'] for m in mem):.2f}-{max(m['frac_closer_to_train'] for m in mem):.2f};"
-                      f" near-copies (ratio < 1/3): at most {max(m['frac_copies'] for m in mem):.3f}."]
+            # old result files carry the pre-issue-15 probe (train cut to the held-out size): say so, do not reread it
+            if "pixels" not in mem[0]:
+                lines += ["", f"Memorization probe ({sweep['task']}, {where}): recorded with the old probe, which could not"
+                          " detect copies (issue 15); rerun the benchmark for the rebuilt one."]
+                continue
+            worst = max(mem, key=lambda m: m["pixels"]["copies"]["k"])["pixels"]["copies"]
+            lines += ["", f"Memorization probe ({sweep['task']}, {where}): near-copies of one of all"
+                      f" {mem[0]['reference_size']} training digits (d_1 / mean d_1..d_{mem[0]['k']} <"
+                      f" {mem[0]['copy_ratio']:.2f}, pixels): at most {worst['k']}/{worst['n']} per setting (95 % CI up to"
+                      f" {worst['ci_high']:.3f}); held-out digits flagged: {mem[0]['pixels']['heldout_flagged']['k']}/"
+                      f"{mem[0]['pixels']['heldout_flagged']['n']}."]
     return "\n".join(lines) + "\n"

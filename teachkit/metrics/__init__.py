@@ -7,12 +7,12 @@ from .mnist import (
     class_accuracy,
     classifier_fid,
     classifier_outputs,
-    memorization_probe,
-    nearest_distances,
     saturated_fraction,
     within_class_diversity,
 )
+from .memorization import copy_scores, memorization_probe, nearest_distances, neighbour_distances
 from .reports import mnist_report, toy_report
+from .stats import binomial_ci, binomial_p_value, rate_with_ci
 
 __all__ = [
     "sliced_wasserstein",
@@ -28,7 +28,12 @@ __all__ = [
     "class_accuracy",
     "within_class_diversity",
     "nearest_distances",
+    "neighbour_distances",
+    "copy_scores",
     "memorization_probe",
+    "binomial_ci",
+    "binomial_p_value",
+    "rate_with_ci",
     "saturated_fraction",
     "toy_report",
     "mnist_report",

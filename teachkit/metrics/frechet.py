@@ -17,7 +17,7 @@ def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, imag_tol: float = 1e-3) -> float:
     """Squared Frechet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2) (Dowson & Landau 1982)."""
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -37,8 +37,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         warnings.warn(f"sqrtm(sigma1 sigma2) is not finite; adding {eps} to the diagonals", RuntimeWarning)
         offset = np.eye(d) * eps
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    # round-off can leave a tiny imaginary part
-    covmean = np.real(covmean)
+    # round-off leaves a tiny imaginary part (~1e-6 with 10 samples of 128 features); a large one means
+    # sigma1 sigma2 has negative eigenvalues, so the inputs are not covariances (pytorch-fid's 1e-3 check)
+    if np.iscomplexobj(covmean):
+        imag = float(np.abs(np.diagonal(covmean).imag).max())
+        if imag > imag_tol:
+            raise ValueError(f"sqrtm(sigma1 sigma2) has an imaginary part of {imag:.3g} on its diagonal (> {imag_tol:g}): "
+                             "sigma1 and sigma2 must be covariance matrices (symmetric, no negative eigenvalues)")
+        covmean = covmean.real
     # FID (Heusel et al. 2017, Eq. 6): ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))
     value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
     # identical inputs give -1e-12-ish round-off; a squared distance is never negative

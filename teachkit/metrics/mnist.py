@@ -1,4 +1,4 @@
-"""MNIST sample quality with our own classifier: classifier-FID, accuracy, diversity, memorization, saturation."""
+"""MNIST sample quality with our own classifier: classifier-FID, accuracy, diversity, saturation (memorization.py: copies)."""
 from __future__ import annotations
 
 import torch
@@ -11,8 +11,6 @@ __all__ = [
     "classifier_fid",
     "class_accuracy",
     "within_class_diversity",
-    "nearest_distances",
-    "memorization_probe",
     "saturated_fraction",
 ]
 
@@ -78,41 +76,6 @@ def within_class_diversity(features: torch.Tensor, y: torch.Tensor) -> float:
     if not per_class:
         raise ValueError("within_class_diversity needs at least one class with 2 or more samples")
     return float(torch.stack(per_class).mean())
-
-
-def nearest_distances(x: torch.Tensor, reference: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    """For each row of x, the L2 distance (in flattened pixel space) to its nearest row of reference, (B,)."""
-    x = _check_images(x, "x").reshape(x.shape[0], -1).double().cpu()
-    reference = _check_images(reference, "reference").reshape(reference.shape[0], -1).double().cpu()
-    if x.shape[1] != reference.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} values per sample but reference has {reference.shape[1]}")
-    return torch.cat([torch.cdist(x[i : i + chunk], reference).min(dim=1).values for i in range(0, x.shape[0], chunk)])
-
-
-def memorization_probe(
-    samples: torch.Tensor, train: torch.Tensor, heldout: torch.Tensor, *, seed: int = 0, copy_ratio: float = 1 / 3
-) -> dict:
-    """Nearest training digit vs nearest held-out digit for each sample, with train and held-out cut to equal size."""
-    n = min(train.shape[0], heldout.shape[0])
-    if n < 1:
-        raise ValueError("memorization_probe needs non-empty train and held-out sets")
-    g = torch.Generator().manual_seed(seed)
-    # equal-size reference sets, so a generator that merely fits the distribution is closer to either half equally often
-    train = train[torch.randperm(train.shape[0], generator=g)[:n]]
-    heldout = heldout[torch.randperm(heldout.shape[0], generator=g)[:n]]
-    d_train, d_heldout = nearest_distances(samples, train), nearest_distances(samples, heldout)
-    ratio = d_train / d_heldout.clamp_min(1e-12)
-    return {
-        "reference_size": n,
-        "mean_d_train": float(d_train.mean()),
-        "mean_d_heldout": float(d_heldout.mean()),
-        # ~1 for a generator that generalises, -> 0 for one that copies training digits
-        "mean_ratio": float(ratio.mean()),
-        # ~0.5 when neither half is favoured
-        "frac_closer_to_train": float((d_train < d_heldout).double().mean()),
-        # Carlini et al. 2023 style: far closer to a training example than to anything held out
-        "frac_copies": float((ratio < copy_ratio).double().mean()),
-    }
 
 
 def saturated_fraction(x: torch.Tensor, threshold: float = 1.1) -> float:

@@ -11,10 +11,10 @@ from .mnist import (
     class_accuracy,
     classifier_fid,
     classifier_outputs,
-    memorization_probe,
     saturated_fraction,
     within_class_diversity,
 )
+from .memorization import memorization_probe
 
 __all__ = ["toy_report", "mnist_report"]
 

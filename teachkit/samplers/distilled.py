@@ -3,7 +3,7 @@
 The student is the teacher's network (same class, same inputs) whose output is read as v, not eps
 (Salimans & Ho 2022, Sec. 4): x0_hat = sqrt(alpha_bar_t) x_t - sqrt(1 - alpha_bar_t) v. Backing x0_hat out
 of an eps-prediction divides by sqrt(alpha_bar_t), about 0.0064 at t = 999 on the linear schedule, so eps
-errors there grow ~156x; the v form only multiplies by numbers in [0, 1] at every t. It is also Song et
+errors there grow sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t) = 157.4x; the v form only multiplies by numbers in [0, 1] at every t. It is also Song et
 al.'s boundary form f = c_skip x + c_out F (CM Eq. 5) with c_skip = sqrt(alpha_bar_t), c_out = -sqrt(1 - alpha_bar_t),
 which go to 1 and 0 as t goes to "clean" (prev = -1, alpha_bar = 1): f(x, clean) = x exactly (CM Eq. 4).
 """
