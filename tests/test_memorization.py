@@ -117,3 +117,23 @@ def test_binomial_intervals_match_their_closed_forms():
         M.binomial_ci(5, 3)
     with pytest.raises(ValueError, match="level"):
         M.binomial_ci(1, 3, level=95)
+
+
+def test_a_memorising_model_is_flagged_and_its_probe_rate_has_an_interval(mnist):
+    """Positive control: the exact denoiser of 32 training digits (what a network trained long enough on them converges to)."""
+    from teachkit.models.exact import GaussianMixtureEps
+    from teachkit.samplers import ddim_sample
+    from teachkit.schedules import linear_schedule
+
+    train, heldout = mnist
+    schedule = linear_schedule()
+    memoriser = GaussianMixtureEps(schedule, means=train[:32], std=0.05, labels=torch.zeros(32, dtype=torch.long),
+                                   sample_shape=(1, 28, 28))
+    x_T = torch.randn(32, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    samples = ddim_sample(memoriser, schedule, x_T, 10, record=False).sample.float()
+    probe = M.memorization_probe(samples, train, heldout)
+    assert probe["frac_copies"] == 1.0 and probe["pixels"]["copies"]["ci_low"] > 0.89
+    # and each copy's nearest training digit is one of the 32 it memorised
+    nearest = M.neighbour_distances(samples, train, k=1)
+    idx = torch.cdist(samples.flatten(1).double(), train.flatten(1).double()).argmin(dim=1)
+    assert (idx < 32).all() and nearest.max() < 3.0

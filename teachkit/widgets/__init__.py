@@ -3,10 +3,11 @@ from ._base import BoundedCache, FigureHost, ipympl_active
 from .frames import Frames, default_samplers, student_sampler
 from .guidance import GuidanceSweep
 from .images import ImageTrajectoryExplorer
+from .perceptual import PerceptualStudy
 from .schedule import ScheduleExplorer
 from .trajectory2d import TrajectoryExplorer2D
 
 __all__ = [
     "TrajectoryExplorer2D", "ImageTrajectoryExplorer", "ScheduleExplorer", "GuidanceSweep", "Frames", "default_samplers",
-    "student_sampler", "BoundedCache", "FigureHost", "ipympl_active",
+    "student_sampler", "BoundedCache", "FigureHost", "ipympl_active", "PerceptualStudy",
 ]
