@@ -1,22 +1,51 @@
 # The README's two commands:  `make lab` (open the lessons)  and  `make test` (the whole test suite).
-# Both create .venv if needed and install teachkit with the CPU torch wheel pinned in constraints.txt.
+# Both create .venv if needed and install exactly the locked set: requirements/lock.txt (every package, pinned,
+# sha256-checked, for Linux x86_64 / CPU / Python 3.11, torch the CPU wheel) and requirements/no-deps.txt (test
+# peers without their dependencies), then teachkit itself (editable). `make lock` regenerates both locks from
+# pyproject.toml's ranges; LOCKED=0 installs from those ranges instead (other platforms and Pythons).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.teachkit-installed
 PIP    := $(BIN)/python -m pip
+LOCKED ?= 1
+LOCKS  := requirements/lock.txt requirements/no-deps.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install lab test test-fast notebooks assign grade bench browser-deps clean
+.PHONY: install lab test test-fast notebooks assign grade bench browser-deps lock site clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifeq ($(LOCKED),1)
+	$(PIP) install -q --require-hashes --no-deps $(addprefix -r ,$(LOCKS))
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+else
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e ".[test]"
-	@# k-diffusion, the Heun peer in tests/test_ode_samplers.py: without its dependencies, whose torchvision does
-	@# not load beside the CPU torch wheel (the test needs only its sampling.py, torchdiffeq and torchsde)
-	$(PIP) install -q --no-deps -c constraints.txt k-diffusion==0.1.1.post1 torchdiffeq==0.2.5 torchsde==0.2.6 trampoline==0.1.2
+	$(PIP) install -q --no-deps -c constraints.txt -r requirements/no-deps.in
+endif
 	@touch $(STAMP)
+
+## Regenerate the locks from pyproject.toml, requirements/lock.in, requirements/no-deps.in and constraints.txt with uv
+## (pinned below, installed into .lock-tools/), and requirements/colab.txt (the lock's torch-free versions, for
+## the lessons' Colab cell). Existing pins are kept where the ranges allow (uv reads the old lock).
+## LOCK_TORCH: where the CPU torch wheel is found (here a local folder; elsewhere e.g.
+##   LOCK_TORCH="--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match")
+UV_VERSION ?= 0.13.8
+LOCK_TORCH ?= --find-links /opt/wheels
+UV         := .lock-tools/bin/uv
+UV_TARGET  := --python-version 3.11 --python-platform x86_64-manylinux_2_28
+LOCK_CMD   := uv pip compile pyproject.toml requirements/lock.in --extra test -c constraints.txt --generate-hashes $(UV_TARGET) $(LOCK_TORCH) --no-header -o requirements/lock.txt
+NODEPS_CMD := uv pip compile requirements/no-deps.in --no-deps --generate-hashes $(UV_TARGET) --no-header -o requirements/no-deps.txt
+COLAB_CMD  := uv pip compile pyproject.toml --extra coursework -c requirements/lock.txt --override requirements/colab-overrides.txt --python-version 3.12 --python-platform x86_64-manylinux_2_28 --no-annotate --no-header -o requirements/colab.txt
+lock:
+	@test -x $(UV) || { $(PYTHON) -m venv .lock-tools && .lock-tools/bin/python -m pip install -q uv==$(UV_VERSION); }
+	.lock-tools/bin/$(LOCK_CMD) -q
+	.lock-tools/bin/$(NODEPS_CMD) -q
+	.lock-tools/bin/$(COLAB_CMD) -q
+	.lock-tools/bin/python requirements/lockfile.py header requirements/lock.txt --which lock --tool "uv $(UV_VERSION)" --command "$(LOCK_CMD)"
+	.lock-tools/bin/python requirements/lockfile.py header requirements/no-deps.txt --which no-deps --tool "uv $(UV_VERSION)" --command "$(NODEPS_CMD)"
+	.lock-tools/bin/python requirements/lockfile.py header requirements/colab.txt --which colab --tool "uv $(UV_VERSION)" --command "$(COLAB_CMD)"
 
 install: $(STAMP)
 
@@ -36,7 +65,7 @@ browser-deps:
 ## Unit, property, widget, browser tests, then every notebook under nbval, one at a time.
 ## TEACHKIT_THREADS=1: the stored outputs were made with one torch thread (teachkit.setup reads it).
 test: install browser-deps
-	$(BIN)/python -m pytest tests
+	TEACHKIT_LOCKED=$(LOCKED) $(BIN)/python -m pytest tests
 	TEACHKIT_THREADS=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
 
 test-fast: install
@@ -58,4 +87,4 @@ bench: install
 	$(BIN)/python -m teachkit bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .lock-tools .pytest_cache .hypothesis build *.egg-info

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from teachkit import resources
 from teachkit.idx import read_idx
 from teachkit.toy2d import TOYS, toy, toy_class_log_prob, toy_density, toy_extent, toy_log_prob, toy_num_classes
 
@@ -33,9 +33,8 @@ _FULL_MNIST_HELP = (
 
 
 def data_dir() -> Path:
-    """The directory with the shipped data (env TEACHKIT_DATA overrides the repository's data/)."""
-    env = os.environ.get("TEACHKIT_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    """The directory with the shipped data: $TEACHKIT_DATA, the installed wheel's package data, or the checkout's data/."""
+    return resources.data_dir()
 
 
 def sha256_file(path: str | Path) -> str:

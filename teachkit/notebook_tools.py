@@ -6,13 +6,15 @@ import os
 import time
 from pathlib import Path
 
+from teachkit.resources import checkout_root
+
 __all__ = ["execute_notebook", "find_notebooks", "main"]
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def find_notebooks(root: Path = ROOT / "notebooks") -> list[Path]:
+def find_notebooks(root: Path | None = None) -> list[Path]:
     """Every lesson and instructor notebook in reading order (generated student copies excluded)."""
+    if root is None:
+        root = checkout_root("python -m teachkit notebooks") / "notebooks"
     paths = sorted(p for p in Path(root).rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts and "student" not in p.parts)
     return paths
