@@ -278,15 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m teachkit` and the `teachkit` script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:  # subcommands that own their whole parser, --help included
-        return PASS_THROUGH[argv[0]](argparse.Namespace(rest=argv[1:]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = argv
+        func, command, parser = PASS_THROUGH[argv[0]], argv[0], argparse.ArgumentParser(prog="python -m teachkit")
+        args = argparse.Namespace(rest=argv[1:])
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = argv
+        func, command = args.func, args.command
     try:
-        return args.func(args)
+        return func(args)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         # bad input (no CUDA, a missing or modified file): one clear line, not a traceback
-        parser.exit(2, f"python -m teachkit {args.command}: error: {err}\n")
+        parser.exit(2, f"python -m teachkit {command}: error: {err}\n")
 
 
 PASS_THROUGH = {"bench": _bench, "notebooks": _notebooks}

@@ -45,6 +45,18 @@ def execute_notebook(path: Path, timeout: int = 600, kernel_name: str = "python3
     return time.perf_counter() - start
 
 
+def _check_notebook(path: Path) -> None:
+    """A clear ValueError unless `path` is a readable .ipynb notebook (JSON with cells)."""
+    import nbformat
+
+    if path.is_dir() or path.suffix != ".ipynb":
+        raise ValueError(f"{path} is not a notebook: give .ipynb files (or nothing, for every lesson)")
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as err:  # nbformat raises JSON, validation and OS errors of several types
+        raise ValueError(f"{path} is not a readable notebook ({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m teachkit notebooks --execute [PATHS...]`."""
     parser = argparse.ArgumentParser(prog="python -m teachkit notebooks", description=__doc__)
@@ -53,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)
     paths = args.paths or find_notebooks()
-    for p in paths:
+    for p in paths:  # every path checked before any notebook runs
         if not p.exists():
             parser.error(f"{p}: no such notebook")
+        _check_notebook(p)
+    for p in paths:
         if args.execute:
             seconds = execute_notebook(p, timeout=args.timeout)
             print(f"executed {p} in {seconds:.1f} s")

@@ -153,6 +153,9 @@ def _run(args: argparse.Namespace, profile: str, prof: dict) -> int:
     if (out / "bench.json").exists() and not args.fresh:
         results = json.loads((out / "bench.json").read_text())
     if args.report_only:
+        if not (out / "bench.json").exists():
+            raise FileNotFoundError(f"--report-only rewrites RESULTS.md from {out / 'bench.json'}, which does not exist; "
+                                    "run the benchmarks first (without --report-only), or pass the --out that holds it")
         _write(out, results, {})
         return 0
     t_total, load_total = time.perf_counter(), _load()
