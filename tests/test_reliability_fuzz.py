@@ -1,0 +1,159 @@
+"""Fuzzers (issue 16), bounded and derandomized: every registry sampler on random schedules, scales and inputs, and
+random control changes on the explorers. Each case must end in a finite sample, a clear ValueError/TypeError
+before the loop, or (only for a non-finite sample) a RuntimeWarning saying why; never another exception.
+The counts of the last recorded run are in tests/README.md."""
+from __future__ import annotations
+
+import collections
+import warnings
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+
+from teachkit.distill import distillation_grid
+from teachkit.models import ToyMLP
+from teachkit.models.exact import GaussianMixtureEps
+from teachkit.samplers import SAMPLERS
+from teachkit.schedules import NoiseSchedule, cosine_schedule, linear_schedule, scaled_linear_schedule
+
+SAMPLER_CASES = 400
+WIDGET_SEQUENCES = 30
+OUTCOMES: collections.Counter = collections.Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _schedule(data) -> NoiseSchedule:
+    kind = data.draw(st.sampled_from(["linear", "cosine", "scaled_linear", "random"]), label="schedule")
+    T = data.draw(st.integers(2, 300), label="T")
+    if kind == "linear":
+        lo = data.draw(st.floats(1e-6, 0.05), label="beta_start")
+        return linear_schedule(T, lo, data.draw(st.floats(lo, 0.999), label="beta_end"))
+    if kind == "cosine":
+        return cosine_schedule(T, s=data.draw(st.floats(0.0, 0.5), label="s"))
+    if kind == "scaled_linear":
+        lo = data.draw(st.floats(1e-6, 0.05), label="beta_start")
+        return scaled_linear_schedule(T, lo, data.draw(st.floats(lo, 0.999), label="beta_end"))
+    # log-uniform betas, sorted: includes schedules whose alpha_bar falls below 1e-20 (the probe's 32 bad runs)
+    exps = np.sort(np.array(data.draw(st.lists(st.floats(-6.0, -0.001), min_size=T, max_size=T), label="log10 betas")))
+    return NoiseSchedule(torch.from_numpy(10.0 ** exps), name="random")
+
+
+@settings(max_examples=SAMPLER_CASES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_samplers_fuzz(data):
+    schedule = _schedule(data)
+    spec = data.draw(st.sampled_from(list(SAMPLERS.values())), label="sampler")
+    steps = data.draw(st.integers(1, min(schedule.T, 30)), label="steps")
+    dim, B = 2, data.draw(st.integers(1, 6), label="batch")
+    torch.manual_seed(data.draw(st.integers(0, 2**16), label="seed"))
+    if spec.name == "Distilled":
+        model = ToyMLP(dim, hidden=8, layers=1, num_classes=3, prediction="v",
+                       grid=tuple(distillation_grid(schedule.T, data.draw(st.integers(1, schedule.T), label="intervals"))[0].tolist()))
+    elif data.draw(st.booleans(), label="exact model"):
+        means = torch.randn(3, dim) * 2
+        model = GaussianMixtureEps(schedule, means, std=0.2, labels=torch.arange(3))
+    else:
+        model = ToyMLP(dim, hidden=8, layers=1, num_classes=3).eval()
+    x_T = torch.randn(B, dim) * data.draw(st.sampled_from([1.0, 10.0, 1e3]), label="x_T scale")
+    kw = {}
+    if data.draw(st.booleans(), label="labelled"):
+        kw["y"] = torch.randint(0, 4, (B,))  # 3 = the null label
+        if spec.guided:
+            kw["guidance_scale"] = data.draw(st.sampled_from([0.0, 1.0, 3.0, 7.5, -2.0, 1e6, 1e30, 1e300]), label="scale")
+    if spec.takes_eta:
+        kw["eta"] = data.draw(st.floats(0.0, 1.0), label="eta")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sample = spec.fn(model, schedule, x_T, steps=steps, record=False,
+                             generator=torch.Generator().manual_seed(0), **kw).sample
+        except (ValueError, TypeError) as err:
+            assert len(str(err)) > 20  # a sentence, not a bare "math domain error"
+            assert "math domain" not in str(err) and "division" not in str(err)
+            OUTCOMES["refused with a ValueError/TypeError"] += 1
+            return
+    finite = bool(torch.isfinite(sample).all())
+    warned = any(issubclass(w.category, RuntimeWarning) and "NaN or inf" in str(w.message) for w in caught)
+    assert finite or warned, f"{spec.name} returned non-finite samples without a warning"
+    if finite:
+        OUTCOMES["finite sample"] += 1
+    else:
+        OUTCOMES[f"non-finite sample, warned (scale {kw.get('guidance_scale', 1.0):g})"] += 1
+
+
+def test_sampler_fuzz_covered_every_outcome():
+    assert sum(OUTCOMES.values()) >= SAMPLER_CASES * 0.9, OUTCOMES
+    # only an extreme guidance scale may overflow; every schedule-made overflow is refused up front
+    assert all("scale 1e+" in k for k in OUTCOMES if k.startswith("non-finite")), OUTCOMES
+    assert OUTCOMES["finite sample"] > 0 and OUTCOMES["refused with a ValueError/TypeError"] > 0, OUTCOMES
+    print("\nsampler fuzz outcomes:", dict(OUTCOMES))
+
+
+WIDGET_CHANGES: collections.Counter = collections.Counter()
+
+
+def _control_value(data, control):
+    if hasattr(control, "options"):
+        options = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return data.draw(st.sampled_from(options))
+    if isinstance(control.value, bool):
+        return data.draw(st.booleans())
+    if isinstance(control.value, int):
+        return data.draw(st.integers(control.min, control.max))
+    return data.draw(st.floats(control.min, control.max))
+
+
+@pytest.fixture(scope="module")
+def explorers():
+    from teachkit.widgets import ScheduleExplorer, TrajectoryExplorer2D
+    from tests.widget_models import toy_2d
+
+    model, schedule = toy_2d()
+    made = {"trajectory": TrajectoryExplorer2D(model, schedule, n=16, steps=5, live=False),
+            "schedule": ScheduleExplorer()}
+    yield made
+    for w in made.values():
+        getattr(w, "close", lambda: None)()
+
+
+CONTROLS = {"trajectory": ("sampler", "steps", "eta", "scale", "cls", "frame"), "schedule": ("schedule", "t")}
+
+
+@settings(max_examples=WIDGET_SEQUENCES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_widget_controls_fuzz(explorers, data):
+    which = data.draw(st.sampled_from(sorted(CONTROLS)))
+    widget = explorers[which]
+    names = [n for n in CONTROLS[which] if getattr(widget, n, None) is not None]
+    for _ in range(data.draw(st.integers(1, 8))):
+        name = data.draw(st.sampled_from(names))
+        control = getattr(widget, name)
+        if name == "steps":  # the slider reaches T; 1,000-step reruns would make the fuzzer slow, not stronger
+            value = data.draw(st.integers(control.min, min(control.max, 60)))
+        else:
+            value = _control_value(data, control)
+        control.value = value
+        WIDGET_CHANGES[which] += 1
+        bar = getattr(widget, "bar", None)
+        if bar is not None:
+            assert bar.last_error is None, f"{name}={value!r}: {bar.error.value}"
+        view = getattr(widget, "view", None)
+        if view is not None and hasattr(view, "particles"):
+            assert np.isfinite(view.particles.get_offsets()).all(), f"{name}={value!r}"
+
+
+def test_widget_fuzz_ran():
+    assert sum(WIDGET_CHANGES.values()) >= WIDGET_SEQUENCES, WIDGET_CHANGES
+    print("\nwidget control changes:", dict(WIDGET_CHANGES))
