@@ -114,28 +114,25 @@ def _control_value(data, control):
     return data.draw(st.floats(control.min, control.max))
 
 
-@pytest.fixture(scope="module")
-def explorers():
+def _explorer(which: str):
     from teachkit.widgets import ScheduleExplorer, TrajectoryExplorer2D
     from tests.widget_models import toy_2d
 
+    if which == "schedule":
+        return ScheduleExplorer()
     model, schedule = toy_2d()
-    made = {"trajectory": TrajectoryExplorer2D(model, schedule, n=16, steps=5, live=False),
-            "schedule": ScheduleExplorer()}
-    yield made
-    for w in made.values():
-        getattr(w, "close", lambda: None)()
+    return TrajectoryExplorer2D(model, schedule, n=16, steps=5, live=False)
 
 
 CONTROLS = {"trajectory": ("sampler", "steps", "eta", "scale", "cls", "frame"), "schedule": ("schedule", "t")}
 
 
 @settings(max_examples=WIDGET_SEQUENCES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_widget_controls_fuzz(explorers, data):
+def test_widget_controls_fuzz(data):
     which = data.draw(st.sampled_from(sorted(CONTROLS)))
-    widget = explorers[which]
+    widget = _explorer(which)  # a fresh one per sequence, so a failing sequence replays exactly
     names = [n for n in CONTROLS[which] if getattr(widget, n, None) is not None]
     for _ in range(data.draw(st.integers(1, 8))):
         name = data.draw(st.sampled_from(names))
@@ -152,6 +149,7 @@ def test_widget_controls_fuzz(explorers, data):
         view = getattr(widget, "view", None)
         if view is not None and hasattr(view, "particles"):
             assert np.isfinite(view.particles.get_offsets()).all(), f"{name}={value!r}"
+    getattr(widget, "close", lambda: None)()
 
 
 def test_widget_fuzz_ran():
