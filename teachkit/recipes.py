@@ -42,6 +42,11 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, step
                      lr: float = 2e-3, weight_decay: float = 1e-4, seed: int = 0, device=None,
                      progress: bool = True) -> list[float]:
     """Train the metric classifier with cross-entropy, AdamW (cosine lr) and affine jitter; returns the losses."""
+    from teachkit.training import _check_data, check_hyperparameters
+
+    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, p_uncond=0.0,
+                          grad_clip=None, warmup=0, lr_decay="cosine", seed=seed)
+    _check_data(model, x, y)
     device = pick_device(device)
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
