@@ -132,7 +132,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"replaced the shipped {args.name} in {out} ({was}); `git checkout -- data/checkpoints/{args.name}.*` "
               "restores the committed one")
     if not args.no_eval:
-        return cmd_evaluate(argparse.Namespace(name=args.name, out=str(out), device=args.device, write=True, threads=None))
+        # evaluate's own parser fills in its defaults, so new evaluate flags never break this call
+        eval_argv = ["evaluate", args.name, "--out", str(out), "--write"] + (["--device", args.device] if args.device else [])
+        eval_args = build_parser().parse_args(eval_argv)
+        eval_args.threads = None  # keep train's --threads
+        return cmd_evaluate(eval_args)
     return 0
 
 
@@ -204,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a shipped model with its recorded recipe (into runs/, never over the shipped one)",
                        description="Train NAME with its recorded recipe (teachkit.recipes.RECIPES). It writes "
-                       "OUT/NAME.safetensors + OUT/NAME.json (OUT defaults to runs/) and never overwrites the shipped "
+                       "OUT/NAME.safetensors + OUT/NAME.json (OUT defaults to ./runs) and never overwrites the shipped "
                        f"checkpoint in {checkpoint_dir()} unless --replace-shipped is given. The same command and "
                        "--seed give bit-identical weights on the same machine and thread count.")
     p.add_argument("name", choices=PRETRAINED)

@@ -26,7 +26,7 @@ from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "available_pretrained", "PRETRAINED",
-           "schedule_spec", "schedule_from_spec", "checkpoint_dir", "seal_record", "update_quality"]
+           "schedule_spec", "schedule_from_spec", "checkpoint_dir", "seal_record", "update_quality", "reseal_checkpoint"]
 
 PRETRAINED = ("toy-2d-cfg", "mnist-cfg", "mnist-classifier", "toy-2d-distilled", "mnist-distilled")
 
@@ -127,12 +127,8 @@ def _matching_pair(st_path: Path, json_path: Path) -> tuple[bytes, dict]:
     )
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, NoiseSchedule | None, dict]:
-    """Load (model in eval mode, schedule or None, info) from path(.safetensors/.json), checking both sha256s and every field."""
-    device = pick_device(device)
-    st_path, json_path = _paths(path)
-    weights, info = _matching_pair(st_path, json_path)
-    check_record(info, json_path)
+def _build(info: dict, weights: bytes, st_path: Path, json_path: Path) -> nn.Module:
+    """The model the record's class and config build, with the weights loaded; ValueError when they do not fit."""
     cls = MODEL_CLASSES[info["model_class"]]
     try:
         model = cls(**info["config"])
@@ -148,11 +144,20 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
             f"shape mismatch {bad[:3]}; the JSON config and the weights come from different models"
         )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
-    model = model.to(device).eval()
     declared = getattr(model, "prediction", "eps")
     if info.get("prediction", declared) != declared:
         raise ValueError(f"{json_path}: the record says prediction={info.get('prediction')!r} but its config builds a "
                          f"{declared!r}-model; the JSON was edited or mixes two checkpoints: restore it from git or retrain")
+    return model
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, NoiseSchedule | None, dict]:
+    """Load (model in eval mode, schedule or None, info) from path(.safetensors/.json), checking both sha256s and every field."""
+    device = pick_device(device)
+    st_path, json_path = _paths(path)
+    weights, info = _matching_pair(st_path, json_path)
+    check_record(info, json_path)
+    model = _build(info, weights, st_path, json_path).to(device).eval()
     schedule = schedule_from_spec(info["schedule"]) if info.get("schedule") else None
     return model, schedule, info
 
@@ -165,6 +170,18 @@ def update_quality(path: str | Path, quality: dict) -> Path:
         record["quality"] = quality
         atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
     return json_path
+
+
+def reseal_checkpoint(path: str | Path) -> str:
+    """After a deliberate edit of path.json: check the weights' sha256 and every field, then store the new record_sha256."""
+    st_path, json_path = _paths(path)
+    with file_lock(st_path.with_suffix(""), wait=60.0, what=f"checkpoint {st_path.with_suffix('')}"):
+        weights, record = _matching_pair(st_path, json_path)
+        record["record_sha256"] = seal_record(record)
+        check_record(record, json_path)
+        _build(record, weights, st_path, json_path)  # the config fits the weights: checked before anything is written
+        atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
+    return record["record_sha256"]
 
 
 def available_pretrained() -> list[str]:

@@ -88,13 +88,12 @@ def check_record(info: dict, where: str | Path) -> None:
     fix = "restore it from git (git checkout -- FILE) or retrain"
     if "record_sha256" not in info:
         raise ValueError(f"{where} has no record_sha256 (it was written before teachkit sealed its records, or the "
-                         f"field was removed); {fix}, or reseal it on purpose: "
-                         "record['record_sha256'] = teachkit.checkpoints.seal_record(record)")
+                         f"field was removed); {fix}, or reseal it on purpose with "
+                         "teachkit.checkpoints.reseal_checkpoint(PATH)")
     if info["record_sha256"] != seal_record(info):
         raise ValueError(f"{where} does not match its record_sha256: a field other than 'quality' was edited "
                          f"(schedule, prediction, config, name, ...), which changes what the weights mean; {fix}. "
-                         "If the edit was deliberate, reseal it: "
-                         "record['record_sha256'] = teachkit.checkpoints.seal_record(record)")
+                         "If the edit was deliberate, reseal it with teachkit.checkpoints.reseal_checkpoint(PATH)")
     if info.get("model_class") not in MODEL_CLASSES:
         raise ValueError(f"{where}: unknown model_class {info.get('model_class')!r}; known: {', '.join(MODEL_CLASSES)}")
     if not isinstance(info.get("config"), dict):

@@ -52,6 +52,23 @@ def test_any_edit_of_the_record_is_refused(tmp_path, name, change, words):
         load_checkpoint(stem)
 
 
+def test_a_deliberate_edit_is_resealed_after_its_checks(tmp_path):
+    from teachkit.checkpoints import reseal_checkpoint
+
+    stem = _copy_shipped(tmp_path, "toy-2d-cfg")
+    _edit(stem, lambda r: r.update(data="a note about the data"))
+    with pytest.raises(ValueError, match="reseal_checkpoint"):
+        load_checkpoint(stem)
+    reseal_checkpoint(stem)
+    assert load_checkpoint(stem)[2]["data"] == "a note about the data"
+    before = (tmp_path / "toy-2d-cfg.json").read_text()
+    _edit(stem, lambda r: r["config"].update(hidden=64))
+    edited = (tmp_path / "toy-2d-cfg.json").read_text()
+    with pytest.raises(ValueError, match="does not fit ToyMLP"):
+        reseal_checkpoint(stem)
+    assert (tmp_path / "toy-2d-cfg.json").read_text() == edited != before  # nothing written
+
+
 def test_quality_may_be_re_measured_without_resealing(tmp_path):
     stem = _copy_shipped(tmp_path, "toy-2d-cfg")
     _edit(stem, lambda r: r["quality"].update(evaluation_seconds=1.0))

@@ -325,3 +325,15 @@ def test_unwritable_out_fails_before_training(tmp_path, capsys):
     assert "--out" in err and "not a writable directory" in err and time.perf_counter() - t0 < 30
     err = _exit_message(capsys, "--steps", "100000", "--out", str(tmp_path / "o"), "--run-dir", str(blocker / "r"))
     assert "--run-dir" in err and "not a writable directory" in err
+
+
+def test_train_then_evaluate_stores_the_quality_and_keeps_the_seal(tmp_path, monkeypatch):
+    # without --no-eval, train hands over to evaluate --write (small evaluation here: 64 samples, 2 DDIM steps)
+    import teachkit.recipes as recipes
+
+    real = recipes.evaluate_toy
+    monkeypatch.setattr(recipes, "evaluate_toy", lambda model, schedule, **kw: real(model, schedule, n=64, steps=2))
+    assert main(["train", "toy-2d-cfg", "--steps", "3", "--quiet", "--threads", "1", "--out", str(tmp_path),
+                 "--run-dir", str(tmp_path)]) == 0
+    info = load_checkpoint(tmp_path / "toy-2d-cfg")[2]
+    assert info["quality"]["samples"] == 64 and "scale_3" in info["quality"]
