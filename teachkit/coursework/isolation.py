@@ -6,8 +6,10 @@
   directories (the instructor's and autograder files, the submissions, teachkit and the Python
   installation) are bind-mounted read-only, so writing or deleting there fails. A submission running
   as root could remount them (a determined attack); the parent's before/after check below still sees it.
-* Before/after check (everywhere): the parent hashes the protected files it was given before each
+* Before/after check (without the namespace): the parent hashes the protected files before each
   submission and restores any file that changed, disappeared or appeared, and reports the submission.
+  With the namespace those files were read-only to the submission, so a change there is someone
+  else's (an instructor saving a notebook mid-batch): it is logged, not blamed on a student.
 * Cleanup: every process started for a submission carries a token in its environment; the parent kills
   all of them afterwards, including a kernel that outlived its parent.
 """
