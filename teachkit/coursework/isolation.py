@@ -104,7 +104,8 @@ class Snapshot:
         for root in self.roots:
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".ipynb_checkpoints")]
-                out += [Path(dirpath) / f for f in filenames if not f.endswith(".pyc")]
+                # .OTTER_LOG is otter's log of checks run in a notebook there, not graded material
+                out += [Path(dirpath) / f for f in filenames if not f.endswith(".pyc") and f != ".OTTER_LOG"]
         return out
 
     def changes(self) -> list[str]:
