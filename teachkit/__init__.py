@@ -1,9 +1,10 @@
 """teachkit: the library behind the diffusion-model lessons (schedules, samplers, guidance, models, widgets)."""
 from .checkpoints import available_pretrained, load_pretrained
+from .flow import FlowPath
 from .guidance import cfg_combine, guided_eps
 from .runtime import pick_device, setup
 from .samplers import (SAMPLERS, Trajectory, consistency_step, ddim_sample, ddim_step, ddpm_sample, ddpm_step,
-                       distilled_sample, dpm_solver_sample, euler_sample, heun_sample)
+                       distilled_sample, dpm_solver_sample, euler_sample, flow_sample, heun_sample)
 from .schedules import (NoiseSchedule, cosine_schedule, linear_schedule, rescale_zero_terminal_snr,
                         scaled_linear_schedule, timesteps)
 
@@ -14,5 +15,6 @@ __all__ = [
     "NoiseSchedule", "linear_schedule", "cosine_schedule", "scaled_linear_schedule", "rescale_zero_terminal_snr",
     "timesteps", "Trajectory", "ddpm_sample", "ddpm_step", "ddim_sample", "ddim_step", "dpm_solver_sample",
     "distilled_sample", "consistency_step", "euler_sample", "heun_sample", "SAMPLERS",
+    "flow_sample", "FlowPath",
     "cfg_combine", "guided_eps", "load_pretrained", "available_pretrained", "setup", "pick_device",
 ]

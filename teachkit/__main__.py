@@ -95,6 +95,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             # what load_checkpoint and distilled_sample need: the output is v, the guidance scale is baked in
             extra = {"prediction": trained.prediction, "guidance_scale": hp["guidance_scale"],
                      "teacher": {"name": recipe["teacher"], "weights_sha256": teacher_info["weights_sha256"]}}
+        elif recipe["kind"] == "flow":
+            from teachkit.flow import flow_path_from_spec
+            from teachkit.flow_matching import train_flow
+
+            result = train_flow(model, flow_path_from_spec(recipe["path"]), x, y, seed=args.seed, device=device,
+                                progress=not args.quiet, **state, **hp)
+            losses, trained = result.losses, result.ema_model
+            # what load_checkpoint and flow_sample need: the output is a velocity on this path, t is continuous
+            extra = {"prediction": trained.prediction, "path": dict(recipe["path"])}
         else:
             schedule = schedule_from_spec(spec)
             result = train(model, schedule, x, y, seed=args.seed, device=device, progress=not args.quiet, **state, **hp)
@@ -170,6 +179,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         classifier = _load_named("mnist-classifier", out)[0]
         quality = evaluate_mnist_cfg(model, schedule, classifier, device=args.device)
         quality["classifier"] = "mnist-classifier"
+    elif info.get("prediction") == "velocity":
+        from teachkit.flow_eval import evaluate_flow_mnist, evaluate_flow_toy
+
+        if model.sample_shape == (1, 28, 28):
+            quality = evaluate_flow_mnist(model, schedule, _load_named("mnist-classifier", out)[0], device=args.device)
+        else:
+            quality = evaluate_flow_toy(model, schedule, device=args.device)
     elif info.get("prediction") == "v":
         from teachkit.recipes import evaluate_distilled_mnist, evaluate_distilled_toy
 

@@ -28,7 +28,8 @@ from teachkit.schedules import NoiseSchedule
 __all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "available_pretrained", "PRETRAINED",
            "schedule_spec", "schedule_from_spec", "checkpoint_dir", "seal_record", "update_quality", "reseal_checkpoint"]
 
-PRETRAINED = ("toy-2d-cfg", "mnist-cfg", "mnist-classifier", "toy-2d-distilled", "mnist-distilled")
+PRETRAINED = ("toy-2d-cfg", "mnist-cfg", "mnist-classifier", "toy-2d-distilled", "mnist-distilled", "toy-2d-flow",
+              "mnist-flow")
 
 
 def checkpoint_dir() -> Path:
@@ -152,13 +153,21 @@ def _build(info: dict, weights: bytes, st_path: Path, json_path: Path) -> nn.Mod
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, NoiseSchedule | None, dict]:
-    """Load (model in eval mode, schedule or None, info) from path(.safetensors/.json), checking both sha256s and every field."""
+    """Load (model in eval mode, schedule or None, info) from path(.safetensors/.json), checking both sha256s and every field.
+
+    A flow model's schedule is its teachkit.flow.FlowPath (sample it with flow_sample).
+    """
     device = pick_device(device)
     st_path, json_path = _paths(path)
     weights, info = _matching_pair(st_path, json_path)
     check_record(info, json_path)
     model = _build(info, weights, st_path, json_path).to(device).eval()
     schedule = schedule_from_spec(info["schedule"]) if info.get("schedule") else None
+    if info.get("path"):
+        # a flow model (prediction "velocity"): its "schedule" is the path it was trained on (teachkit.flow)
+        from teachkit.flow import flow_path_from_spec
+
+        schedule = flow_path_from_spec(info["path"])
     return model, schedule, info
 
 

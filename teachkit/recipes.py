@@ -229,6 +229,17 @@ def _toy_build():
     return ToyMLP(hidden=128, layers=3, num_classes=2), x, y
 
 
+def _toy_flow_build():
+    # the same network as toy-2d-cfg, taking continuous t in [0, 1] (teachkit.flow); its output is a velocity
+    x, y = toy(TOY_NAME, 20000, seed=0)
+    return ToyMLP(hidden=128, layers=3, num_classes=2, prediction="velocity", time_scale=1000.0), x, y
+
+
+def _mnist_flow_build():
+    x, y = mnist_tensors("train")
+    return SmallUNet(channels=(32, 64, 64), num_classes=10, prediction="velocity", time_scale=1000.0), x, y
+
+
 def _toy_data():
     # a distilled student is built from its teacher; the recipe only supplies the data
     return None, *toy(TOY_NAME, 20000, seed=0)
@@ -259,6 +270,14 @@ RECIPES = {
                             schedule=dict(name="linear", T=1000), dtype=torch.float16,
                             train=dict(guidance_scale=3.0, intervals=20, steps=2000, batch_size=32, lr=5e-4,
                                        target_decay=0.95, p_uncond=0.1, warmup=50)),
+    # flow matching on the linear path (teachkit.flow_matching): kind "flow", the data/EMA/dropout choices of the cfg models
+    "toy-2d-flow": dict(kind="flow", build=_toy_flow_build, data=f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)",
+                        schedule=None, path=dict(name="linear"), dtype=None,
+                        train=dict(steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1)),
+    "mnist-flow": dict(kind="flow", build=_mnist_flow_build, data="data/mnist train split (4,500 digits)",
+                       data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
+                       schedule=None, path=dict(name="linear"), dtype=torch.float16,
+                       train=dict(steps=6000, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
     "mnist-classifier": dict(kind="classifier", build=lambda: (MnistClassifier(), *mnist_tensors("train")),
                              data="data/mnist train split (4,500 digits)",
                              data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from teachkit.models.embeddings import LabelEmbedding, TimestepEmbedding, _time_scale, check_y, embed_time
 from teachkit.models.outputs import check_output_kind, output_config
-from teachkit.models.embeddings import LabelEmbedding, TimestepEmbedding, check_t, check_y
 
 __all__ = ["ToyMLP"]
 
@@ -14,7 +14,8 @@ class ToyMLP(nn.Module):
     """eps_theta(x_t, t, y) for 2-D points: MLP on [x_t, time embedding (+ class embedding)] with residual hidden layers."""
 
     def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, emb_dim: int = 64, num_classes: int | None = None,
-                 prediction: str = "eps", grid: tuple[int, ...] | None = None):
+                 prediction: str = "eps", grid: tuple[int, ...] | None = None,
+                 time_scale: float | None = None):
         super().__init__()
         if layers < 1 or hidden < 1:
             raise ValueError(f"ToyMLP needs layers >= 1 and hidden >= 1, got layers={layers}, hidden={hidden}")
@@ -23,6 +24,7 @@ class ToyMLP(nn.Module):
         self.config = dict(dim=dim, hidden=hidden, layers=layers, emb_dim=emb_dim, num_classes=num_classes)
         self.prediction, self.grid = check_output_kind(prediction, grid)
         self.config.update(output_config(self.prediction, self.grid))
+        self.time_scale = _time_scale(time_scale, self.config, self.prediction)
         self.sample_shape = (dim,)
         self.num_classes = num_classes
         self.null_label = num_classes
@@ -33,11 +35,14 @@ class ToyMLP(nn.Module):
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
 
     def forward(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
-        """Predict the noise eps in x_t (B, dim) at timesteps t (B,) for labels y (B,) or None (null label)."""
+        """Predict the noise eps in x_t (B, dim) at timesteps t (B,) for labels y (B,) or None (null label).
+
+        With time_scale set, t is continuous in [0, 1] (a flow model, prediction='velocity', teachkit.flow).
+        """
         if not isinstance(x_t, torch.Tensor) or x_t.ndim != 2 or x_t.shape[1] != self.sample_shape[0]:
             shape = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
             raise ValueError(f"ToyMLP expects x_t of shape (B, {self.sample_shape[0]}), got {shape}")
-        t = check_t(x_t, t)
+        t = embed_time(x_t, t, self.time_scale)
         y = check_y(x_t, y, self.num_classes)
         # (B, hidden): the condition c = emb(t) (+ emb(y))
         c = self.time_emb(t)

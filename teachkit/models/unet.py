@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from teachkit.models.embeddings import LabelEmbedding, TimestepEmbedding, _time_scale, check_y, embed_time
 from teachkit.models.outputs import check_output_kind, output_config
-from teachkit.models.embeddings import LabelEmbedding, TimestepEmbedding, check_t, check_y
 
 __all__ = ["SmallUNet", "ResBlock"]
 
@@ -39,7 +39,8 @@ class SmallUNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, channels: tuple[int, ...] = (32, 64, 64),
                  emb_dim: int = 128, num_classes: int | None = 10, dropout: float = 0.0, groups: int = 8,
-                 prediction: str = "eps", grid: tuple[int, ...] | None = None):
+                 prediction: str = "eps", grid: tuple[int, ...] | None = None,
+                 time_scale: float | None = None):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         if len(channels) < 1 or any(c % groups for c in channels):
@@ -52,6 +53,7 @@ class SmallUNet(nn.Module):
                            emb_dim=emb_dim, num_classes=num_classes, dropout=dropout, groups=groups)
         self.prediction, self.grid = check_output_kind(prediction, grid)
         self.config.update(output_config(self.prediction, self.grid))
+        self.time_scale = _time_scale(time_scale, self.config, self.prediction)
         self.sample_shape = (in_channels, image_size, image_size)
         self.num_classes = num_classes
         self.null_label = num_classes
@@ -80,11 +82,14 @@ class SmallUNet(nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
-        """Predict the noise eps in x_t (B, C, H, W) at timesteps t (B,) for labels y (B,) or None (null label)."""
+        """Predict the noise eps in x_t (B, C, H, W) at timesteps t (B,) for labels y (B,) or None (null label).
+
+        With time_scale set, t is continuous in [0, 1] (a flow model, prediction='velocity', teachkit.flow).
+        """
         if not isinstance(x_t, torch.Tensor) or tuple(x_t.shape[1:]) != self.sample_shape:
             shape = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
             raise ValueError(f"SmallUNet expects x_t of shape (B, {', '.join(map(str, self.sample_shape))}), got {shape}")
-        t = check_t(x_t, t)
+        t = embed_time(x_t, t, self.time_scale)
         y = check_y(x_t, y, self.num_classes)
         # (B, emb_dim): emb = time_emb(t) + label_emb(y)
         emb = self.time_emb(t)

@@ -12,6 +12,7 @@ from .ddpm import ddpm_sample
 from .distilled import distilled_sample
 from .dpm_solver import dpm_solver_sample
 from .euler import euler_sample
+from .flow import flow_euler_sample, flow_heun_sample, flow_midpoint_sample
 from .heun import heun_sample
 from .prediction import model_kind
 
@@ -52,6 +53,14 @@ SAMPLERS: dict[str, SamplerSpec] = {spec.name: spec for spec in (
     SamplerSpec("Distilled", distilled_sample, order=1, stochastic=True, takes_eta=False, default_steps=4,
                 predictions=("consistency",), guided=False,
                 description="multistep consistency sampling of a distilled student on its grid (Song et al. 2023)"),
+    # flow models (prediction "velocity", teachkit.flow): the schedule argument is their FlowPath
+    SamplerSpec("Flow (Euler)", flow_euler_sample, order=1, stochastic=False, takes_eta=False, default_steps=20,
+                predictions=("velocity",), description="Euler on dx/dt = v(x, t) from t = 1 to 0 (rectified flow)"),
+    SamplerSpec("Flow (midpoint)", flow_midpoint_sample, order=2, stochastic=False, takes_eta=False, default_steps=10,
+                predictions=("velocity",), evals_per_step="2", description="the explicit midpoint rule on the flow ODE"),
+    SamplerSpec("Flow (Heun)", flow_heun_sample, order=2, stochastic=False, takes_eta=False, default_steps=10,
+                predictions=("velocity",), evals_per_step="2",
+                description="Heun (explicit trapezoid) on the flow ODE, EDM Alg. 1's step (Karras et al. 2022)"),
 )}
 
 

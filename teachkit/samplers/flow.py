@@ -1,0 +1,135 @@
+"""Flow sampling: integrate dx/dt = v_theta(x, t) from noise (t = 1) to data (t = 0) with Euler, Heun or the midpoint rule.
+
+The same ODE solvers a diffusion model's probability-flow ODE uses (Karras et al. 2022, Alg. 1 is the
+Heun step), here on the straight path of teachkit.flow. torchdiffeq and Meta's flow_matching
+(ODESolver) hold adaptive and higher-order solvers; tests/test_flow_peer.py checks these steps against it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from ..flow import FlowPath, flow_times
+from ..guidance import check_labels, guided_eps
+from .core import Step, Trajectory, check_steps
+from .prediction import eval_mode
+
+__all__ = ["flow_sample", "flow_step", "flow_euler_sample", "flow_midpoint_sample", "flow_heun_sample", "FLOW_METHODS"]
+
+# method -> network evaluations per step (unguided), and the display name in teachkit.SAMPLERS
+FLOW_METHODS = {"euler": 1, "midpoint": 2, "heun": 2}
+FLOW_NAMES = {"euler": "Flow (Euler)", "midpoint": "Flow (midpoint)", "heun": "Flow (Heun)"}
+
+
+def flow_step(velocity: Callable[[torch.Tensor, float], torch.Tensor], x: torch.Tensor, t: float, t_next: float,
+              method: str = "euler") -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of dx/dt = velocity(x, t) from t to t_next (< t); returns (x_next, the velocity at (x, t))."""
+    h = t_next - t  # negative: we integrate towards the data at t = 0
+    v = velocity(x, t)
+    if method == "euler":
+        # x_{t+h} = x_t + h v(x_t, t)
+        return x + h * v, v
+    if method == "midpoint":
+        # x_{t+h} = x_t + h v(x_t + h/2 v(x_t, t), t + h/2)
+        return x + h * velocity(x + 0.5 * h * v, t + 0.5 * h), v
+    if method == "heun":
+        # Heun (explicit trapezoid): predictor x' = x_t + h v(x_t, t), corrector x_{t+h} = x_t + h/2 (v(x_t, t) + v(x', t + h))
+        v_next = velocity(x + h * v, t_next)
+        return x + 0.5 * h * (v + v_next), v
+    raise ValueError(f"method={method!r}; choose one of {', '.join(FLOW_METHODS)}")
+
+
+def _check(model, schedule, x_T, steps, method, guidance_scale, callback) -> None:
+    if not callable(model):
+        raise TypeError(f"model must be callable as model(x_t, t, y=None), got {type(model).__name__}")
+    if getattr(model, "prediction", "eps") != "velocity":
+        raise TypeError(f"flow_sample integrates a velocity model (prediction 'velocity'); {type(model).__name__} "
+                        f"predicts {getattr(model, 'prediction', 'eps')!r}: sample it with a diffusion sampler "
+                        "(ddim_sample, dpm_solver_sample, ...; see teachkit.SAMPLERS)")
+    if not isinstance(schedule, FlowPath):
+        raise TypeError(f"schedule must be the teachkit.flow.FlowPath a flow model was trained on, "
+                        f"got {type(schedule).__name__}")
+    if method not in FLOW_METHODS:
+        raise ValueError(f"method={method!r}; choose one of {', '.join(FLOW_METHODS)}")
+    if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point():
+        raise TypeError(f"x_T must be a floating-point torch.Tensor, got {getattr(x_T, 'dtype', type(x_T).__name__)}")
+    expected = getattr(model, "sample_shape", None)
+    if x_T.ndim < 2 or (expected is not None and tuple(x_T.shape[1:]) != tuple(expected)):
+        raise ValueError(f"x_T has shape {tuple(x_T.shape)}; {type(model).__name__} expects (B, "
+                         f"{', '.join(map(str, expected or ('...',)))})")
+    if not bool(torch.isfinite(x_T).all()):
+        raise ValueError("x_T contains NaN or inf: start from finite Gaussian noise, e.g. torch.randn")
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
+            or not math.isfinite(guidance_scale):
+        raise TypeError(f"guidance_scale must be a finite real number, got {guidance_scale!r}")
+    check_steps(steps)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(step), got {type(callback).__name__}")
+
+
+@torch.no_grad()
+def flow_sample(model: torch.nn.Module, schedule: FlowPath, x_T: torch.Tensor, steps: int = 20, *,
+                method: str = "euler", y=None, guidance_scale: float = 1.0, generator: torch.Generator | None = None,
+                record: bool = True, progress: bool = False, callback: Callable[[Step], None] | None = None) -> Trajectory:
+    """Integrate a velocity model from x_T at t = 1 to t = 0 over `steps` uniform steps; guidance mixes the velocities (cfg_combine).
+
+    Deterministic: `generator` is accepted for the common sampler signature and not used. `callback(Step)`
+    runs after every step (Step.t is the continuous time the step left); raising in it stops the run.
+    """
+    _check(model, schedule, x_T, steps, method, guidance_scale, callback)
+    batch = x_T.shape[0]
+    y = check_labels(model, y, batch, x_T.device)
+    ts = flow_times(steps).tolist()  # Python floats: no device sync inside the loop
+    null_label = getattr(model, "null_label", None)
+    rows = [0]  # network input rows evaluated: nfe = rows / batch, counted, not computed
+
+    def net(x, t, y_in=None):
+        rows[0] += x.shape[0]
+        return model(x, t) if y_in is None else model(x, t, y_in)
+
+    def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+        t_batch = torch.full((batch,), t, device=x.device, dtype=torch.float32)
+        # guided: v_uncond + scale (v_cond - v_uncond), one batched pass over both halves (cfg_combine)
+        return guided_eps(net, x, t_batch, y, guidance_scale, null_label=null_label)
+
+    x, xs, x0_hats = x_T, [x_T], []
+    items = list(enumerate(zip(ts[:-1], ts[1:])))
+    if progress:
+        from tqdm.auto import tqdm
+        items = tqdm(items, desc=FLOW_NAMES[method], leave=False)
+    with eval_mode(model):
+        for i, (t, t_next) in items:
+            x_next, v = flow_step(velocity, x, t, t_next, method)
+            # x0_hat = x_t - t v: the straight line back to the data from the step's first velocity
+            x0_hat = x - t * v
+            x = x_next
+            if record:
+                xs.append(x)
+                x0_hats.append(x0_hat)
+            if callback is not None:
+                callback(Step(i, steps, t, x, x0_hat))
+    return Trajectory(
+        sample=x,
+        timesteps=torch.tensor(ts[:-1], dtype=torch.float32),  # the continuous times left, 1 first
+        nfe=rows[0] // batch,
+        xs=torch.stack(xs) if record else None,
+        x0_hats=torch.stack(x0_hats) if record else None,
+        sampler=FLOW_NAMES[method],
+    )
+
+
+def flow_euler_sample(model, schedule: FlowPath, x_T: torch.Tensor, steps: int = 20, **kw) -> Trajectory:
+    """flow_sample with method="euler" (the registry's "Flow (Euler)")."""
+    return flow_sample(model, schedule, x_T, steps, method="euler", **kw)
+
+
+def flow_midpoint_sample(model, schedule: FlowPath, x_T: torch.Tensor, steps: int = 10, **kw) -> Trajectory:
+    """flow_sample with method="midpoint" (the registry's "Flow (midpoint)")."""
+    return flow_sample(model, schedule, x_T, steps, method="midpoint", **kw)
+
+
+def flow_heun_sample(model, schedule: FlowPath, x_T: torch.Tensor, steps: int = 10, **kw) -> Trajectory:
+    """flow_sample with method="heun" (the registry's "Flow (Heun)")."""
+    return flow_sample(model, schedule, x_T, steps, method="heun", **kw)
