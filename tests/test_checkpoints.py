@@ -38,17 +38,25 @@ def test_fp16_storage(tmp_path):
 
 @pytest.mark.parametrize("name", PRETRAINED)
 def test_load_pretrained(name):
-    if name.endswith("-distilled") and not (checkpoint_dir() / f"{name}.json").exists():
+    if name.endswith(("-distilled", "-flow")) and not (checkpoint_dir() / f"{name}.json").exists():
         pytest.skip(f"{name} is not shipped yet (python -m teachkit train {name})")
     model, schedule, info = load_pretrained(name)
-    # a distilled student is the teacher's network class with its output read as v
-    assert getattr(model, "prediction", "eps") == ("v" if name.endswith("-distilled") else "eps")
+    # a distilled student is the teacher's network class with its output read as v; a flow model predicts a velocity
+    want = "v" if name.endswith("-distilled") else "velocity" if name.endswith("-flow") else "eps"
+    assert getattr(model, "prediction", "eps") == want
     assert info["name"] == name and info["command"].startswith(f"python -m teachkit train {name}")
     for key in ("seed", "hyperparameters", "wall_time_s", "machine", "teachkit_version", "weights_sha256", "quality"):
         assert key in info, key
     if name == "mnist-classifier":
         assert schedule is None and info["quality"]["held_out_accuracy"] >= 0.97
         assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    elif name.endswith("-flow"):
+        # its schedule is the flow path; the network takes continuous t in [0, 1]
+        from teachkit.flow import FlowPath
+
+        assert isinstance(schedule, FlowPath) and model.time_scale == 1000.0
+        x = torch.randn(2, *model.sample_shape)
+        assert model(x, torch.tensor([1.0, 0.0]), torch.tensor([0, 1])).shape == x.shape
     else:
         assert isinstance(schedule, NoiseSchedule) and schedule.T == 1000
         assert model.num_classes is not None and model.null_label == model.num_classes
