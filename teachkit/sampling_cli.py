@@ -17,7 +17,7 @@ def add_sampler_arguments(p: argparse.ArgumentParser, *, required: bool) -> None
     from teachkit.samplers import SAMPLERS
 
     p.add_argument("--sampler", choices=list(SAMPLERS), required=required, default=None,
-                   help="a teachkit.SAMPLERS name (default: DDIM, or Distilled for a distilled student)")
+                   help="a teachkit.SAMPLERS name (default: DDIM; Distilled for a distilled student, Flow (Euler) for a flow model)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the sampler's default_steps)")
     p.add_argument("--scale", type=float, default=None,
                    help="guidance scale (default 3 for a class-conditional model; a student's scale is baked in)")
@@ -28,7 +28,8 @@ def _choose(model, sampler: str | None, steps: int | None, scale: float | None):
     from teachkit.samplers import get_sampler, samplers_for
 
     usable = samplers_for(model)
-    name = sampler or ("Distilled" if "Distilled" in usable else "DDIM")
+    # DDIM for a diffusion model; a student's or a flow model's first sampler otherwise
+    name = sampler or ("DDIM" if "DDIM" in usable else next(iter(usable)))
     spec = get_sampler(name)
     if name not in usable:
         raise ValueError(f"--sampler {name} cannot sample this model; its samplers are: {', '.join(usable)}")

@@ -1,11 +1,12 @@
 """Flow matching: the linear path, the continuous-t models, the objective, flow_sample's solvers and their bad-input errors."""
+import json
 import math
 
 import pytest
 import torch
 
 from teachkit.flow import FlowPath, flow_path_from_spec, flow_path_spec, flow_times
-from teachkit.flow_matching import flow_matching_loss, make_flow_model, train_flow
+from teachkit.flow_matching import check_flow_model, flow_matching_loss, train_flow
 from teachkit.models import SmallUNet, ToyMLP, sinusoidal_embedding
 from teachkit.models.exact_flow import GaussianMixtureVelocity, gaussian_flow_solution
 from teachkit.samplers import ddim_sample, ddpm_sample, dpm_solver_sample, flow_sample, flow_step
@@ -83,8 +84,8 @@ def test_shipped_eps_outputs_bit_identical():
     assert torch.equal(model(x, t, y), want)
 
 
-@pytest.mark.parametrize("make", [lambda: ToyMLP(num_classes=2, time_scale=1000.0),
-                                  lambda: SmallUNet(channels=(8, 16), emb_dim=32, num_classes=3, time_scale=1000.0)])
+@pytest.mark.parametrize("make", [lambda: ToyMLP(num_classes=2, prediction="velocity", time_scale=1000.0),
+                                  lambda: SmallUNet(channels=(8, 16), emb_dim=32, num_classes=3, prediction="velocity", time_scale=1000.0)])
 def test_continuous_time_model(make):
     torch.manual_seed(0)
     model = make()
@@ -110,15 +111,17 @@ def test_continuous_time_model(make):
 
 def test_flow_matching_loss_is_the_formula():
     torch.manual_seed(0)
-    model = make_flow_model(ToyMLP(num_classes=2, time_scale=1000.0))
+    model = check_flow_model(ToyMLP(num_classes=2, prediction="velocity", time_scale=1000.0))
     x0, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
     loss = flow_matching_loss(model, PATH, x0, y, torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)
     t, eps = torch.rand(8, generator=g), torch.randn(8, 2, generator=g)
     x_t = (1 - t[:, None]) * x0 + t[:, None] * eps
     assert torch.equal(loss, (model(x_t, t, y) - (eps - x0)).pow(2).mean())
-    with pytest.raises(TypeError, match="time_scale"):
-        make_flow_model(ToyMLP())
+    with pytest.raises(TypeError, match="prediction='velocity', time_scale"):
+        check_flow_model(ToyMLP())
+    with pytest.raises(ValueError, match="give it a time_scale"):
+        ToyMLP(prediction="velocity")
 
 
 def test_train_flow_learns_the_moons():
@@ -127,7 +130,7 @@ def test_train_flow_learns_the_moons():
 
     x, y = toy("moons", 4000, seed=0)
     torch.manual_seed(0)
-    result = train_flow(ToyMLP(num_classes=2, time_scale=1000.0), PATH, x, y, steps=300, batch_size=256, lr=3e-3,
+    result = train_flow(ToyMLP(num_classes=2, prediction="velocity", time_scale=1000.0), PATH, x, y, steps=300, batch_size=256, lr=3e-3,
                         ema_decay=0.98, warmup=30, progress=False)
     first, last = sum(result.losses[:30]) / 30, sum(result.losses[-30:]) / 30
     assert last < 0.85 * first
@@ -137,7 +140,7 @@ def test_train_flow_learns_the_moons():
     noise_w2 = sliced_wasserstein(x_T, toy("moons", 1000, seed=5)[0])
     assert sliced_wasserstein(sample, toy("moons", 1000, seed=5)[0]) < 0.5 * noise_w2
     with pytest.raises(TypeError, match="FlowPath"):
-        train_flow(ToyMLP(num_classes=2, time_scale=1000.0), linear_schedule(), x, y, steps=1)
+        train_flow(ToyMLP(num_classes=2, prediction="velocity", time_scale=1000.0), linear_schedule(), x, y, steps=1)
 
 
 def test_solver_orders_on_an_exact_gaussian_flow():
@@ -218,17 +221,17 @@ def test_bad_input(gauss_model, linear):
     for sampler in (ddim_sample, ddpm_sample, dpm_solver_sample):
         with pytest.raises(TypeError, match="flow_sample"):
             sampler(flow, linear, x_T, steps=4)
-    with pytest.raises(TypeError, match="velocity"):
+    with pytest.raises(TypeError, match="cannot use GaussianMixtureEps"):
         flow_sample(gauss_model, PATH, x_T, 4)
     with pytest.raises(TypeError, match="FlowPath"):
         flow_sample(flow, linear, x_T, 4)
-    with pytest.raises(ValueError, match="at least 1 step"):
+    with pytest.raises(ValueError, match="at least one step"):
         flow_sample(flow, PATH, x_T, 0)
     with pytest.raises(TypeError, match="steps must be an int"):
         flow_sample(flow, PATH, x_T, 2.5)
     with pytest.raises(ValueError, match="method"):
         flow_sample(flow, PATH, x_T, 4, method="rk4")
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="sample shape"):
         flow_sample(flow, PATH, torch.randn(3, 5), 4)
     with pytest.raises(ValueError, match="NaN"):
         flow_sample(flow, PATH, torch.full((3, 2), math.nan), 4)
@@ -250,3 +253,17 @@ def test_shipped_toy_flow():
     out = flow_sample(model, path, x_T, 10, method="heun", y=y_ref, record=False).sample
     assert sliced_wasserstein(out, x_ref) < 0.2
     assert class_adherence(out, y_ref, lambda p: toy_class_log_prob("moons", p)) > 0.97
+
+
+def test_cli_samples_and_evaluates_a_flow_model(tmp_path, capsys):
+    from teachkit.__main__ import main
+
+    assert main(["sample", "toy-2d-flow", "--steps", "5", "--n", "64", "--out", str(tmp_path / "s.png")]) == 0
+    assert "Flow (Euler) 5 steps" in capsys.readouterr().out
+    assert main(["evaluate", "toy-2d-flow", "--sampler", "Flow (Heun)", "--steps", "5", "--scale", "1",
+                 "--n", "500"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["nfe"] == 10 and result["sliced_w2"] < 0.3 and result["adherence"] > 0.95
+    with pytest.raises(SystemExit):
+        main(["sample", "toy-2d-flow", "--sampler", "DDIM"])
+    assert "its samplers are: Flow (Euler), Flow (midpoint), Flow (Heun)" in capsys.readouterr().err

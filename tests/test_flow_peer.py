@@ -47,7 +47,7 @@ class TinyVelocity(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.net = ToyMLP(hidden=32, layers=2, num_classes=None, time_scale=1000.0)
+        self.net = ToyMLP(hidden=32, layers=2, num_classes=None, prediction="velocity", time_scale=1000.0)
         self.num_classes = None
 
     def forward(self, x, t, y=None):

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import teachkit
+from teachkit.flow import FlowPath
 from teachkit.models.exact import GaussianMixtureEps
+from teachkit.models.exact_flow import GaussianMixtureVelocity
 from teachkit.samplers import SAMPLERS, SamplerSpec, Step, get_sampler, samplers_for
 from teachkit.schedules import linear_schedule
 
@@ -39,7 +41,10 @@ class HalfV(torch.nn.Module):
 MODELS = {
     "eps": lambda: GaussianMixtureEps(SCHEDULE),
     "consistency": HalfV,
+    "velocity": GaussianMixtureVelocity,
 }
+# what each kind samples on: a flow model's schedule is its path
+SCHEDULES = {"velocity": FlowPath()}
 
 
 def model_for(spec: SamplerSpec):
@@ -67,7 +72,7 @@ def run(spec, model, x_T, steps=None, **kw):
     steps = steps or min(spec.default_steps, 20)
     if spec.stochastic:
         kw.setdefault("generator", torch.Generator().manual_seed(1))
-    return spec.fn(model, SCHEDULE, x_T, steps=steps, **kw)
+    return spec.fn(model, SCHEDULES.get(spec.predictions[0], SCHEDULE), x_T, steps=steps, **kw)
 
 
 NAMES = list(SAMPLERS)
@@ -85,8 +90,9 @@ def test_registry_is_the_one_list():
         with pytest.raises(AttributeError):
             spec.name = "x"  # frozen
         assert spec.order in (1, 2) and spec.default_steps >= 1 and spec.description
-    assert list(samplers_for(GaussianMixtureEps(SCHEDULE))) == [n for n in NAMES if n != "Distilled"]
+    assert list(samplers_for(GaussianMixtureEps(SCHEDULE))) == [n for n in NAMES if "eps" in SAMPLERS[n].predictions]
     assert list(samplers_for(HalfV())) == ["Distilled"]
+    assert list(samplers_for(GaussianMixtureVelocity())) == ["Flow (Euler)", "Flow (midpoint)", "Flow (Heun)"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -129,6 +135,8 @@ def test_nfe_is_counted(name, scale):
     per_call = 2 if scale not in (0.0, 1.0) else 1
     if name == "Heun":
         assert tr.nfe == per_call * (2 * tr.steps - 1)  # EDM Alg. 1: the last step is Euler
+    elif spec.evals_per_step == "2":
+        assert tr.nfe == per_call * 2 * tr.steps
     else:
         assert tr.nfe == per_call * tr.steps
 
@@ -143,6 +151,7 @@ def test_guidance_scale_0_is_the_null_label_and_1_the_conditional_model(name):
     torch.testing.assert_close(at0, run(spec, model, X_T, y=null, generator=gen()).sample)
     at1 = run(spec, model, X_T, y=Y, guidance_scale=1.0, generator=gen()).sample
     plain = lambda x, t, y=None: model(x, t, Y.repeat(x.shape[0] // Y.shape[0]))
+    plain.prediction = getattr(model, "prediction", "eps")  # a function declares its kind like a model
     torch.testing.assert_close(at1, run(spec, plain, X_T, generator=gen()).sample)
 
 
@@ -185,11 +194,12 @@ def test_bad_input_is_explained(name):
         run(spec, model, torch.full((4, 2), math.nan))
     with pytest.raises(ValueError, match="sample shape"):
         run(spec, model, torch.randn(4, 3))
+    schedule = SCHEDULES.get(spec.predictions[0], SCHEDULE)
     with pytest.raises(ValueError, match="at least one step|1 to"):
-        spec.fn(model, SCHEDULE, X_T, steps=0)
+        spec.fn(model, schedule, X_T, steps=0)
     with pytest.raises(TypeError, match="steps must be an int"):
-        spec.fn(model, SCHEDULE, X_T, steps=2.5)
-    with pytest.raises(TypeError, match="NoiseSchedule"):
+        spec.fn(model, schedule, X_T, steps=2.5)
+    with pytest.raises(TypeError, match="NoiseSchedule|FlowPath"):
         spec.fn(model, "linear", X_T, steps=4)
     with pytest.raises(ValueError, match="labels must lie"):
         run(spec, model, X_T, y=torch.full((12,), 7))
@@ -198,7 +208,7 @@ def test_bad_input_is_explained(name):
     # a model of a kind this sampler cannot read: a clear TypeError naming the right sampler
     other = HalfV() if "consistency" not in spec.predictions else GaussianMixtureEps(SCHEDULE)
     with pytest.raises(TypeError, match="cannot use|distilled student"):
-        spec.fn(other, SCHEDULE, X_T, steps=4)
+        spec.fn(other, schedule, X_T, steps=4)
 
 
 def test_an_eps_sampler_refuses_a_student_instead_of_returning_garbage():

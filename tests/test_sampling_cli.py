@@ -17,7 +17,8 @@ torch.set_num_threads(1)
 @pytest.mark.parametrize("name", [n for n in SAMPLERS if n != "Distilled"])
 def test_sample_takes_every_registry_name(name, tmp_path, capsys):
     out = tmp_path / "grid.png"
-    assert main(["sample", "toy-2d-cfg", "--sampler", name, "--steps", "3", "--n", "64", "--scale", "1",
+    model = "toy-2d-flow" if "velocity" in SAMPLERS[name].predictions else "toy-2d-cfg"
+    assert main(["sample", model, "--sampler", name, "--steps", "3", "--n", "64", "--scale", "1",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"{name} " in printed and "NFE" in printed and out.stat().st_size > 1000

@@ -41,24 +41,27 @@ def flow_step(velocity: Callable[[torch.Tensor, float], torch.Tensor], x: torch.
     raise ValueError(f"method={method!r}; choose one of {', '.join(FLOW_METHODS)}")
 
 
-def _check(model, schedule, x_T, steps, method, guidance_scale, callback) -> None:
+def _check(model, schedule, x_T, steps, method, guidance_scale, callback, name) -> None:
     if not callable(model):
         raise TypeError(f"model must be callable as model(x_t, t, y=None), got {type(model).__name__}")
-    if getattr(model, "prediction", "eps") != "velocity":
-        raise TypeError(f"flow_sample integrates a velocity model (prediction 'velocity'); {type(model).__name__} "
-                        f"predicts {getattr(model, 'prediction', 'eps')!r}: sample it with a diffusion sampler "
-                        "(ddim_sample, dpm_solver_sample, ...; see teachkit.SAMPLERS)")
+    kind = "consistency" if getattr(model, "grid", None) is not None else getattr(model, "prediction", "eps")
+    if kind != "velocity":
+        raise TypeError(f"{name} cannot use {type(model).__name__} (prediction {kind!r}; it takes 'velocity'): "
+                        "it integrates a flow model's velocity; sample a diffusion model with ddim_sample, "
+                        "dpm_solver_sample, ... (see teachkit.SAMPLERS)")
     if not isinstance(schedule, FlowPath):
-        raise TypeError(f"schedule must be the teachkit.flow.FlowPath a flow model was trained on, "
-                        f"got {type(schedule).__name__}")
+        raise TypeError(f"schedule must be the teachkit.flow.FlowPath a flow model was trained on (not a "
+                        f"NoiseSchedule), got {type(schedule).__name__}")
     if method not in FLOW_METHODS:
         raise ValueError(f"method={method!r}; choose one of {', '.join(FLOW_METHODS)}")
     if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point():
         raise TypeError(f"x_T must be a floating-point torch.Tensor, got {getattr(x_T, 'dtype', type(x_T).__name__)}")
+    if x_T.ndim < 2 or x_T.shape[0] < 1:
+        raise ValueError(f"x_T must be a batch (B, ...) with B >= 1, got shape {tuple(x_T.shape)}")
     expected = getattr(model, "sample_shape", None)
-    if x_T.ndim < 2 or (expected is not None and tuple(x_T.shape[1:]) != tuple(expected)):
-        raise ValueError(f"x_T has shape {tuple(x_T.shape)}; {type(model).__name__} expects (B, "
-                         f"{', '.join(map(str, expected or ('...',)))})")
+    if expected is not None and tuple(x_T.shape[1:]) != tuple(expected):
+        raise ValueError(f"x_T has sample shape {tuple(x_T.shape[1:])} but {type(model).__name__} expects "
+                         f"{tuple(expected)}: make x_T with shape (B, {', '.join(map(str, expected))})")
     if not bool(torch.isfinite(x_T).all()):
         raise ValueError("x_T contains NaN or inf: start from finite Gaussian noise, e.g. torch.randn")
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
@@ -78,7 +81,7 @@ def flow_sample(model: torch.nn.Module, schedule: FlowPath, x_T: torch.Tensor, s
     Deterministic: `generator` is accepted for the common sampler signature and not used. `callback(Step)`
     runs after every step (Step.t is the continuous time the step left); raising in it stops the run.
     """
-    _check(model, schedule, x_T, steps, method, guidance_scale, callback)
+    _check(model, schedule, x_T, steps, method, guidance_scale, callback, FLOW_NAMES.get(method, 'flow_sample'))
     batch = x_T.shape[0]
     y = check_labels(model, y, batch, x_T.device)
     ts = flow_times(steps).tolist()  # Python floats: no device sync inside the loop
@@ -112,7 +115,7 @@ def flow_sample(model: torch.nn.Module, schedule: FlowPath, x_T: torch.Tensor, s
                 callback(Step(i, steps, t, x, x0_hat))
     return Trajectory(
         sample=x,
-        timesteps=torch.tensor(ts[:-1], dtype=torch.float32),  # the continuous times left, 1 first
+        timesteps=torch.tensor(ts[:-1], dtype=torch.float64),  # the continuous times left, 1 first
         nfe=rows[0] // batch,
         xs=torch.stack(xs) if record else None,
         x0_hats=torch.stack(x0_hats) if record else None,
