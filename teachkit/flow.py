@@ -37,6 +37,8 @@ class FlowPath:
     """The straight path x_t = alpha_t x_0 + sigma_t eps with alpha_t = 1 - t, sigma_t = t (what `load_pretrained` returns as a flow model's schedule)."""
 
     name: str = "linear"
+    # the finest step grid the widgets and CLIs offer: the shipped flow networks embed time_scale * t, time_scale = 1000
+    T: int = 1000
 
     def alpha(self, t: torch.Tensor) -> torch.Tensor:
         """alpha_t = 1 - t, the weight of the data."""
