@@ -14,8 +14,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from teachkit.distill import distillation_grid
+from teachkit.flow import FlowPath
 from teachkit.models import ToyMLP
 from teachkit.models.exact import GaussianMixtureEps
+from teachkit.models.exact_flow import GaussianMixtureVelocity
 from teachkit.samplers import SAMPLERS
 from teachkit.schedules import NoiseSchedule, cosine_schedule, linear_schedule, scaled_linear_schedule
 
@@ -57,7 +59,12 @@ def test_samplers_fuzz(data):
     steps = data.draw(st.integers(1, min(schedule.T, 30)), label="steps")
     dim, B = 2, data.draw(st.integers(1, 6), label="batch")
     torch.manual_seed(data.draw(st.integers(0, 2**16), label="seed"))
-    if spec.name == "Distilled":
+    if "velocity" in spec.predictions:
+        # a flow model samples on its path, not on the drawn noise schedule
+        schedule = FlowPath()
+        model = (GaussianMixtureVelocity(torch.randn(3, dim) * 2, std=0.2) if data.draw(st.booleans(), label="exact model")
+                 else ToyMLP(dim, hidden=8, layers=1, num_classes=3, prediction="velocity", time_scale=1000.0).eval())
+    elif spec.name == "Distilled":
         model = ToyMLP(dim, hidden=8, layers=1, num_classes=3, prediction="v",
                        grid=tuple(distillation_grid(schedule.T, data.draw(st.integers(1, schedule.T), label="intervals"))[0].tolist()))
     elif data.draw(st.booleans(), label="exact model"):

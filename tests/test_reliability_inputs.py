@@ -147,8 +147,9 @@ def test_extreme_guidance_scale_warns_once():
 
 def test_every_sampler_names_a_wrong_schedule():
     student = ToyMLP(hidden=8, layers=1, num_classes=2, prediction="v", grid=(49, 24))
+    flow = ToyMLP(hidden=8, layers=1, num_classes=2, prediction="velocity", time_scale=1000.0).eval()
     for spec in SAMPLERS.values():
-        model = M if spec.accepts(M) else student
+        model = next(m for m in (M, student, flow) if spec.accepts(m))
         assert spec.accepts(model), spec.name
         for bad in (None, S.betas):
             with pytest.raises(TypeError, match="NoiseSchedule"):

@@ -14,7 +14,7 @@ import torch
 
 from ..schedules import NoiseSchedule
 
-__all__ = ["Trajectory", "Step", "Recorder", "check_inputs", "check_steps", "randn_like", "sqrt", "check_eta",
+__all__ = ["Trajectory", "Step", "Recorder", "check_inputs", "check_start", "check_steps", "randn_like", "sqrt", "check_eta",
            "check_step_inputs"]
 
 
@@ -101,6 +101,11 @@ def check_inputs(model, schedule, x_T, guidance_scale) -> None:
     """The checks every sampler runs once, before its loop (never inside it)."""
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be a teachkit NoiseSchedule, got {type(schedule).__name__}")
+    check_start(model, x_T, guidance_scale)
+
+
+def check_start(model, x_T, guidance_scale) -> None:
+    """The checks of x_T (type, dtype and device against the model, shape, finiteness) and of the guidance scale."""
     if not isinstance(x_T, torch.Tensor):
         hint = "; convert it with torch.from_numpy(x_T).float()" if type(x_T).__module__ == "numpy" else ""
         raise TypeError(f"x_T must be a torch.Tensor, got {type(x_T).__name__}{hint}")

@@ -6,14 +6,14 @@ Heun step), here on the straight path of teachkit.flow. torchdiffeq and Meta's f
 """
 from __future__ import annotations
 
-import math
+import warnings
 from typing import Callable
 
 import torch
 
 from ..flow import FlowPath, flow_times
 from ..guidance import check_labels, guided_eps
-from .core import Step, Trajectory, check_steps
+from .core import Step, Trajectory, check_start, check_steps
 from .prediction import eval_mode
 
 __all__ = ["flow_sample", "flow_step", "flow_euler_sample", "flow_midpoint_sample", "flow_heun_sample", "FLOW_METHODS"]
@@ -54,19 +54,7 @@ def _check(model, schedule, x_T, steps, method, guidance_scale, callback, name) 
                         f"NoiseSchedule), got {type(schedule).__name__}")
     if method not in FLOW_METHODS:
         raise ValueError(f"method={method!r}; choose one of {', '.join(FLOW_METHODS)}")
-    if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point():
-        raise TypeError(f"x_T must be a floating-point torch.Tensor, got {getattr(x_T, 'dtype', type(x_T).__name__)}")
-    if x_T.ndim < 2 or x_T.shape[0] < 1:
-        raise ValueError(f"x_T must be a batch (B, ...) with B >= 1, got shape {tuple(x_T.shape)}")
-    expected = getattr(model, "sample_shape", None)
-    if expected is not None and tuple(x_T.shape[1:]) != tuple(expected):
-        raise ValueError(f"x_T has sample shape {tuple(x_T.shape[1:])} but {type(model).__name__} expects "
-                         f"{tuple(expected)}: make x_T with shape (B, {', '.join(map(str, expected))})")
-    if not bool(torch.isfinite(x_T).all()):
-        raise ValueError("x_T contains NaN or inf: start from finite Gaussian noise, e.g. torch.randn")
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
-            or not math.isfinite(guidance_scale):
-        raise TypeError(f"guidance_scale must be a finite real number, got {guidance_scale!r}")
+    check_start(model, x_T, guidance_scale)
     check_steps(steps)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable as callback(step), got {type(callback).__name__}")
@@ -113,6 +101,9 @@ def flow_sample(model: torch.nn.Module, schedule: FlowPath, x_T: torch.Tensor, s
                 x0_hats.append(x0_hat)
             if callback is not None:
                 callback(Step(i, steps, t, x, x0_hat))
+    if not bool(torch.isfinite(x).all()):  # one check, after the loop
+        warnings.warn(f"{FLOW_NAMES[method]} returned NaN or inf in {int((~torch.isfinite(x)).sum())} sample values: "
+                      "an extreme guidance_scale overflows; lower the scale", RuntimeWarning, stacklevel=2)
     return Trajectory(
         sample=x,
         timesteps=torch.tensor(ts[:-1], dtype=torch.float64),  # the continuous times left, 1 first
