@@ -169,7 +169,7 @@ def evaluate_distilled_toy(student: nn.Module, teacher: nn.Module, schedule, *, 
         return {**_toy_scores(x.cpu(), x_ref), "class_adherence": round(adherence, 4), "nfe": nfe}
 
     out = {"toy": TOY_NAME, "samples": n, "seed": seed, "guidance_scale": guidance_scale,
-           "student_sampler": "multistep consistency sampling (trailing)", "teacher_sampler": "DDIM (eta=0, trailing)",
+           "student_sampler": "multistep consistency sampling on the distillation grid", "teacher_sampler": "DDIM (eta=0, trailing)",
            "data_vs_data": _toy_scores(toy(TOY_NAME, n, seed=seed + 999)[0], x_ref), "student": {}, "teacher_ddim": {}}
     for k in steps:
         gen = torch.Generator(device=device).manual_seed(seed + 1)
@@ -206,7 +206,7 @@ def evaluate_distilled_mnist(student: nn.Module, teacher: nn.Module, schedule, c
                 "classifier_fid": round(classifier_fid(feats, feats_ref), 2), "nfe": nfe, "seconds": round(seconds, 1)}
 
     out = {"samples": int(y.numel()), "seed": seed, "guidance_scale": guidance_scale, "classifier": "mnist-classifier",
-           "fid_reference": "the 500 held-out test digits", "student_sampler": "multistep consistency sampling (trailing)",
+           "fid_reference": "the 500 held-out test digits", "student_sampler": "multistep consistency sampling on the distillation grid",
            "teacher_sampler": "DDIM (eta=0, trailing)", "student": {}, "teacher_ddim": {}}
     for k in steps:
         t0 = time.perf_counter()
