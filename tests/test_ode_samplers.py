@@ -134,8 +134,11 @@ def _k_diffusion_sampling():
     return module
 
 
-@pytest.mark.parametrize("which", ["exact", "toy-2d-cfg"])
-def test_heun_matches_k_diffusion_sample_heun(which):
+@pytest.mark.parametrize("which, steps", [("exact", 18), ("toy-2d-cfg", 18), ("toy-2d-cfg", 3)])
+def test_heun_matches_k_diffusion_sample_heun(which, steps):
+    # 3 steps: Karras sigmas 157 -> 5.9 -> 0.01 -> 0; Heun's slope at sigma = 0.01 after a long Euler step is divided
+    # by 0.01 and blows the moons apart (lesson 06: sliced W2 46 at 3 steps): k-diffusion does the same, and the same
+    # amplification (~1e3) turns float32 rounding into a 1e-4 relative difference, so that case is held to 1e-3
     K = _k_diffusion_sampling()
     if which == "exact":
         schedule = linear_schedule()
@@ -144,7 +147,7 @@ def test_heun_matches_k_diffusion_sample_heun(which):
         model, schedule, _ = load_pretrained("toy-2d-cfg")
         dtype, y = torch.float32, torch.arange(64) % 2
     x_T = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=dtype)
-    ours = heun_sample(model, schedule, x_T, 18, y=y)
+    ours = heun_sample(model, schedule, x_T, steps, y=y)
     ts = ours.timesteps.tolist()
     alpha_bar = [float(schedule.alpha_bar[t]) for t in ts]
     sigmas = torch.tensor([sigma_of(ab) for ab in alpha_bar] + [0.0], dtype=dtype)
@@ -158,12 +161,14 @@ def test_heun_matches_k_diffusion_sample_heun(which):
         eps = model(math.sqrt(ab) * x_bar, t_batch) if y is None else model(math.sqrt(ab) * x_bar, t_batch, y)
         return x_bar - sigma.reshape(-1, 1) * eps
 
-    steps = []
+    states = []
     x_bar_T = x_T / math.sqrt(alpha_bar[0])
     with torch.no_grad():
-        theirs = K.sample_heun(denoiser, x_bar_T, sigmas, disable=True, callback=lambda d: steps.append(d["x"]))
+        theirs = K.sample_heun(denoiser, x_bar_T, sigmas, disable=True, callback=lambda d: states.append(d["x"]))
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    if len(ts) < 5:
+        tol = dict(rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(ours.sample, theirs, **tol)
     # every step: k-diffusion's x_i (the state before step i) is our xs[i] / sqrt(alpha_bar_i)
-    for i, x_bar in enumerate(steps):
+    for i, x_bar in enumerate(states):
         torch.testing.assert_close(ours.xs[i] / math.sqrt(alpha_bar[i]), x_bar, **tol)
