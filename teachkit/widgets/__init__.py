@@ -1,5 +1,5 @@
-"""ipywidgets explorers for the lessons; callbacks only call public teachkit functions (no math here)."""
-from ._base import BoundedCache, FigureHost, ipympl_active
+"""The lessons' widgets, drawn in the browser (anywidget + canvas); callbacks only call public teachkit functions (no math here)."""
+from .cache import BoundedCache
 from .frames import Frames, default_samplers, student_sampler
 from .guidance import GuidanceSweep
 from .images import ImageTrajectoryExplorer
@@ -9,5 +9,5 @@ from .trajectory2d import TrajectoryExplorer2D
 
 __all__ = [
     "TrajectoryExplorer2D", "ImageTrajectoryExplorer", "ScheduleExplorer", "GuidanceSweep", "Frames", "default_samplers",
-    "student_sampler", "BoundedCache", "FigureHost", "ipympl_active", "PerceptualStudy",
+    "student_sampler", "BoundedCache", "PerceptualStudy",
 ]

@@ -1,6 +1,7 @@
 """What the explorers sample and cache: Frames (a trajectory as numpy), the public samplers, input checks."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,11 +54,19 @@ def student_sampler(student: torch.nn.Module, guidance_scale: float) -> Callable
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
         raise TypeError(f"guidance_scale must be the student's baked-in scale (a number), got {guidance_scale!r}")
 
-    def distilled(model, schedule, x_T, steps=4, *, y=None, guidance_scale=None, generator=None, record=True,
-                  progress=False):
-        # the explorer's model (the teacher) and its scale slider play no part: the student is its own sampler
-        return distilled_sample(student, schedule, x_T, steps, y=y, generator=generator, record=record, progress=progress)
+    if "callback" in inspect.signature(distilled_sample).parameters:  # the sampler protocol's per-step callback
+        def distilled(model, schedule, x_T, steps=4, *, y=None, guidance_scale=None, generator=None, record=True,
+                      progress=False, callback=None):
+            # the explorer's model (the teacher) and its scale slider play no part: the student is its own sampler
+            return distilled_sample(student, schedule, x_T, steps, y=y, generator=generator, record=record,
+                                    progress=progress, callback=callback)
+    else:
+        def distilled(model, schedule, x_T, steps=4, *, y=None, guidance_scale=None, generator=None, record=True,
+                      progress=False):
+            return distilled_sample(student, schedule, x_T, steps, y=y, generator=generator, record=record,
+                                    progress=progress)
 
+    distilled.step_model = student  # the network the explorer's per-step hook watches (widgets.runner.run_sampler)
     distilled.fixed_scale = float(guidance_scale)
     return distilled
 

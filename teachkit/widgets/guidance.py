@@ -1,18 +1,23 @@
-"""The guidance sweep: one scale control redraws a row of samples per class, with an optional metric."""
+"""The guidance sweep: one scale control redraws a row of samples per class, with an optional metric, drawn in the browser."""
 from __future__ import annotations
 
 import html
+import time
 from typing import Callable
 
-import ipywidgets as W
 import numpy as np
 import torch
+import traitlets as T
 
 from .. import viz
-from ._base import BoundedCache, FigureHost, StatusBar, guarded, png_bundle
+from .cache import BoundedCache
+from .canvas import CanvasWidget, f16, u8_images
 from .frames import default_samplers, model_device
+from .runner import Job, SampleRunner, run_sampler
 
 __all__ = ["GuidanceSweep"]
+
+STREAM_EVERY_S = 0.04
 
 
 def _fmt(value) -> str:
@@ -25,61 +30,71 @@ def _fmt(value) -> str:
         return html.escape(str(value))
 
 
-class GuidanceSweep(W.VBox):
+class GuidanceSweep(CanvasWidget):
     """Samples of every class at one guidance scale (CFG, Ho & Salimans 2022), re-drawn as the scale moves.
 
     `metric(samples, labels)` may return a number or a dict of named numbers, printed beside the plot, e.g.
     `metric=lambda x, y: teachkit.metrics.mnist_report(classifier, x, y, reference_features)`.
+    Defaults: 8 samples per class, DDIM 25 steps; a re-sample streams its steps, a newer scale cancels
+    it, and while idle scale +- 0.5 is prefetched into the cache that `sample()` shares.
     """
+
+    scale = T.Float(3.0).tag(sync=True)
+    is_2d = T.Bool(True).tag(sync=True)
+    shape = T.List(T.Int()).tag(sync=True)  # (B, 2) or (B, H, W)
+    samples = T.Bytes(b"").tag(sync=True)
+    label_bytes = T.Bytes(b"").tag(sync=True)  # uint8 class per sample
+    nrow = T.Int(8).tag(sync=True)
+    lim = T.Float(4.0).tag(sync=True)
+    title = T.Unicode("").tag(sync=True)
+    readout = T.Unicode("").tag(sync=True)
+    traj_gen = T.Int(0).tag(sync=True)
 
     def __init__(self, model, schedule, *, n_per_class: int = 8, steps: int = 25, sampler: str = "DDIM",
                  scale: float = 3.0, metric: Callable | None = None, seed: int = 0, cache_size: int = 16,
-                 live: bool | None = None, samplers: dict | None = None) -> None:
-        super().__init__()
+                 live=None, samplers: dict | None = None, prefetch: bool | None = None) -> None:
         self.num_classes = getattr(model, "num_classes", None)
         if not self.num_classes:
             raise ValueError(f"GuidanceSweep needs a class-conditional model (num_classes), got {type(model).__name__}")
+        if not 0.0 <= scale <= 30.0:
+            raise ValueError(f"scale={scale}: the guidance slider runs from 0 (unconditional) to 30")
+        shape = tuple(getattr(model, "sample_shape", (2,)))
+        super().__init__(kind="sweep", is_2d=shape == (2,), nrow=int(n_per_class))
         self.model, self.schedule, self.steps, self.metric = model, schedule, int(steps), metric
         self.sampler_name = sampler
         self.sampler_fn = (samplers or default_samplers())[sampler]
-        shape = tuple(getattr(model, "sample_shape", (2,)))
-        self.is_2d = shape == (2,)
         self.n_per_class = int(n_per_class)
         self.labels = torch.arange(self.num_classes).repeat_interleave(self.n_per_class)  # one row per class
         gen = torch.Generator().manual_seed(seed)
         self.x_T = torch.randn((len(self.labels), *shape), generator=gen).to(model_device(model))
         self.cache = BoundedCache(cache_size)
-        self.bar = StatusBar()
-        self.host = FigureHost((5.0, 5.0), live=live)
-        self.scale = W.FloatSlider(value=scale, min=0.0, max=30.0, step=0.5, description="scale",
-                                   continuous_update=False, layout=W.Layout(width="400px"))
-        self.scale.add_class("teachkit-scale")
-        self.readout = W.HTML("")
-        self.scale.observe(self._update, names="value")
-        self._build()
-        viz.freeze_layout(self.host.fig)
-        self.children = [self.scale, W.HBox([self.host.widget, self.readout]), self.bar.widget]
-        self._update()
-
-    def _build(self) -> None:
-        ax = self.host.fig.add_subplot()
-        if self.is_2d:
-            self.view = ax.scatter(*self.x_T.cpu().T, s=8, linewidths=0,
-                                   c=viz.CLASS_COLORS[self.labels.numpy() % len(viz.CLASS_COLORS)])
-            ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal")
-        else:
-            self.view = viz.show_grid(self.x_T.cpu(), ax, nrow=self.n_per_class)
-        self.title = ax.set_title(" ", fontsize="small")
+        self.prefetch_enabled = prefetch
+        self.shown: float | None = None
+        self.result = None
+        self._gen = 0
+        self.label_bytes = self.labels.numpy().astype(np.uint8).tobytes()
+        self.runner = SampleRunner(self._job_done, self._job_failed, lambda key: key in self.cache)
+        self.scale = float(scale)
+        self._request(sync=True)
 
     def sample(self, scale: float) -> tuple[torch.Tensor, int, dict]:
         """Samples of every class at `scale`, their NFE and metric; cached, so a lesson's sweep and the slider share results."""
         scale = float(scale)
-        return self.cache.get_or_compute(scale, lambda: self._sample(scale))
+        with self._lock:
+            if scale in self.cache:
+                return self.cache.get(scale)
+            self.cache.misses += 1
+        value = self._sample(scale)
+        with self._lock:
+            self.cache.put(scale, value)
+        return value
 
-    def _sample(self, scale: float) -> tuple[torch.Tensor, int, dict]:
+    def _sample(self, scale: float, on_step: Callable | None = None) -> tuple[torch.Tensor, int, dict]:
         """Sample every class at `scale` with the chosen public sampler, and score it with the metric."""
-        traj = self.sampler_fn(self.model, self.schedule, self.x_T, steps=self.steps, y=self.labels,
-                               guidance_scale=scale, generator=torch.Generator().manual_seed(1), record=False)
+        with torch.inference_mode():
+            traj = run_sampler(self.sampler_fn, self.model, self.schedule, self.x_T, steps=self.steps, y=self.labels,
+                               guidance_scale=scale, generator=torch.Generator().manual_seed(1), record=False,
+                               on_step=on_step)
         x0 = traj.sample.cpu()
         scores = {}
         if self.metric is not None:
@@ -87,19 +102,122 @@ class GuidanceSweep(W.VBox):
             scores = value if isinstance(value, dict) else {getattr(self.metric, "__name__", "metric"): value}
         return x0, int(traj.nfe), scores
 
-    @guarded
-    def _update(self, change=None) -> None:
-        scale = float(self.scale.value)
-        with self.bar.busy(f"sampling {self.num_classes} classes at scale {scale:g}"):
-            x0, nfe, scores = self.sample(scale)
-        if self.is_2d:
-            self.view.set_offsets(x0.numpy())
-        else:
-            self.view.set_data(viz.make_grid(x0, self.n_per_class))
-        self.title.set_text(f"{self.sampler_name} {self.steps} steps, scale {scale:g}, NFE {nfe}")
-        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_fmt(v)}</td></tr>" for k, v in scores.items())
-        self.readout.value = f"<table>{rows}</table>" if rows else ""
-        self.host.refresh()
+    def _encode(self, x: torch.Tensor) -> bytes:
+        return f16(viz.as_numpy(x)) if self.is_2d else u8_images(viz.as_numpy(x))
 
-    def _repr_mimebundle_(self, **kwargs):
-        return png_bundle(super()._repr_mimebundle_(**kwargs), self.host.png())
+    @T.observe("scale")
+    def _on_scale(self, change) -> None:
+        if hasattr(self, "runner"):
+            self._request()
+
+    def _request(self, sync: bool = False) -> None:
+        with self._lock:
+            self._gen += 1
+            gen, scale = self._gen, float(self.scale)
+            self.status = f"sampling {self.num_classes} classes at scale {scale:g}"
+            if scale in self.cache:
+                self.runner.cancel()
+                self._publish(scale, self.cache.get(scale), gen, "from the cache")
+                return
+            self.cache.misses += 1
+            job = Job(scale, self._compute, gen=gen)
+            if sync:  # in the caller's thread, nothing streamed (no view shows it yet)
+                try:
+                    start = time.perf_counter()
+                    value = self._sample(scale)
+                    self._job_done(job, (value, time.perf_counter() - start))
+                except Exception as exc:  # noqa: BLE001 - shown in the widget
+                    self._job_failed(job, exc)
+                return
+            self.busy, self.progress = True, 0.0
+            self.runner.submit(job)
+
+    def _compute(self, job: Job):
+        start, last = time.perf_counter(), [0.0]
+        if job.prefetch:
+            return self._sample(job.key, on_step=lambda i, x, x0: job.check()), 0.0
+
+        def on_step(i, x, x0_hat):
+            job.check()
+            now = time.perf_counter()
+            if (i == 0 or now - last[0] >= STREAM_EVERY_S) and i < self.steps - 1:
+                last[0] = now
+                with self._lock:
+                    if job.gen == self._gen:
+                        self.emit({"type": "partial", "gen": job.gen, "i": i + 1, "steps": self.steps},
+                                  [self._encode(x if x0_hat is None else x0_hat)])
+                        self.progress = (i + 1) / self.steps
+
+        value = self._sample(job.key, on_step=on_step)
+        return value, time.perf_counter() - start
+
+    def _job_done(self, job: Job, result) -> None:
+        value, seconds = result
+        with self._lock:
+            self.cache.put(job.key, value)
+            if not job.prefetch and job.gen == self._gen:
+                self._publish(job.key, value, job.gen, f"done in {seconds:.2f} s")
+
+    def _job_failed(self, job: Job, exc: BaseException) -> None:
+        with self._lock:
+            if job.gen == self._gen:
+                self.busy = False
+                self.show_error(exc)
+
+    def _publish(self, scale: float, value, gen: int, how: str) -> None:
+        x0, nfe, scores = value
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_fmt(v)}</td></tr>" for k, v in scores.items())
+        with self.hold_sync():
+            self.shape = list(x0.shape) if self.is_2d else [x0.shape[0], x0.shape[-2], x0.shape[-1]]
+            self.samples = self._encode(x0)
+            self.title = f"{self.sampler_name} {self.steps} steps, scale {scale:g}, NFE {nfe}"
+            self.readout = f"<table class='tk-readout-table'>{rows}</table>" if rows else ""
+            self.traj_gen = gen
+            self.busy, self.progress = False, 1.0
+            self.status = f"{self.num_classes} classes at scale {scale:g}: {how}"
+            self.clear_error()
+        self.shown, self.result = scale, value
+        if self.prefetch_enabled or (self.prefetch_enabled is None and self.front_end):
+            self._prefetch(scale)
+
+    def _prefetch(self, scale: float) -> None:
+        self.runner.prefetch([Job(s, self._compute, prefetch=True) for s in (scale + 0.5, scale - 0.5)
+                              if 0.0 <= s <= 30.0])
+
+    def _front_end_ready(self) -> None:
+        if self.prefetch_enabled is None and self.shown is not None:
+            self._prefetch(self.shown)
+
+    def _cancel_request(self) -> None:
+        with self._lock:
+            self.runner.cancel()
+            self._gen += 1
+            self.busy = False
+            if self.shown is not None:
+                self.scale = self.shown
+            self.status = "cancelled" + ("" if self.shown is None else f": showing scale {self.shown:g}")
+
+    def wait(self, timeout: float = 120.0, prefetch: bool = False) -> bool:
+        """Block until the background re-sample (and, with prefetch=True, the prefetch queue) is done."""
+        return self.runner.wait(timeout, prefetch)
+
+    def figure(self):
+        """The samples on screen as a matplotlib figure (the static fallback)."""
+        fig = viz.new_figure((5.0, 5.0), dpi=72)
+        ax = fig.add_subplot()
+        if self.result is not None:
+            x0 = self.result[0]
+            if self.is_2d:
+                ax.scatter(*x0.numpy().T, s=8, linewidths=0,
+                           c=viz.CLASS_COLORS[self.labels.numpy() % len(viz.CLASS_COLORS)])
+                ax.set(xlim=(-self.lim, self.lim), ylim=(-self.lim, self.lim), aspect="equal")
+            else:
+                viz.show_grid(x0, ax, nrow=self.n_per_class)
+        ax.set_title(self.title, fontsize="small")
+        return fig
+
+    def close(self) -> None:
+        """Stop the sampling threads and close the widget."""
+        if hasattr(self, "runner"):
+            self.runner.close()
+        super().close()
