@@ -1,12 +1,23 @@
-"""Browser slider-to-new-frame latency of the 2-D explorer in JupyterLab + Chromium. Run alone:
-python benchmarks/widgets_browser.py  (needs Debian's chromium; writes benchmarks/results/widgets_browser.json)."""
+"""The explorers' latency in a real JupyterLab + Chromium: from the trusted input event to the canvas pixels changing.
+
+Run alone (needs Debian's chromium), on this checkout or on an older one (the same probe before and after):
+
+    python benchmarks/widgets_browser.py                          # -> results/widgets_browser_after.json
+    python benchmarks/widgets_browser.py --before /tmp/before      # an ipympl-era checkout -> ..._before.json
+
+The page polls a 160x160 downscaled copy of the explorer's canvas (drawImage + getImageData, ~0.3 ms)
+every few ms after the key press; "first" is the first changed copy, "final" is the first one drawn with
+the new setting (the title names it; an ipympl figure draws only once, so there first = final).
+"""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,74 +27,190 @@ import nbformat  # noqa: E402
 
 from tests.browser.lab import chromium_page, jupyter_lab, open_and_run_all  # noqa: E402
 
-N, STEPS, REPEATS = 1000, 50, 20
-CANVAS = ".teachkit-explorer .jupyter-matplotlib-canvas-div canvas"
-# record when ipympl paints a new image onto the figure canvas (it calls drawImage on each new frame)
-HOOK_JS = """sel => {
-  const target = document.querySelector(sel);
-  const proto = CanvasRenderingContext2D.prototype, orig = proto.drawImage;
-  window.__tkDraw = 0;
-  proto.drawImage = function (...a) { if (this.canvas === target) window.__tkDraw = performance.now(); return orig.apply(this, a); };
-  window.addEventListener('keydown', () => { window.__tkKey = performance.now(); }, true);
-}"""
-WAIT_JS = """async timeout => {
-  const t0 = performance.now();
-  while (!(window.__tkDraw > window.__tkKey)) {
-    if (performance.now() - t0 > timeout) return null;
-    await new Promise(r => setTimeout(r, 2));
-  }
-  return window.__tkDraw - window.__tkKey;
+N, STEPS, MNIST_N, MNIST_STEPS = 1000, 50, 16, 25
+PROBE_JS = """() => {
+  const off = document.createElement('canvas'); off.width = off.height = 160;
+  const octx = off.getContext('2d', { willReadFrequently: true });
+  const sum = (c) => { octx.clearRect(0, 0, 160, 160); octx.drawImage(c, 0, 0, 160, 160);
+    const d = octx.getImageData(0, 0, 160, 160).data; let h = 0;
+    for (let i = 0; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) | 0; return h; };
+  window.__tkSum = sum;
+  window.__tkArm = (canvasSel, index, titleSel, want) => {
+    const c = document.querySelectorAll(canvasSel)[index], title = titleSel ? document.querySelectorAll(titleSel)[index] : null;
+    const base = sum(c), res = window.__tkRes = { t0: null, first: null, final: null, done: false };
+    const onkey = (e) => { if (res.t0 === null) res.t0 = e.timeStamp; };
+    window.addEventListener('keydown', onkey, true);
+    const deadline = performance.now() + 120000;
+    const loop = () => {
+      const now = performance.now();
+      if (res.t0 !== null) {
+        const changed = sum(c) !== base;
+        if (res.first === null && changed) res.first = now - res.t0;
+        if (changed && (!want || title.innerText.split('\\n')[0].includes(want))) res.final = now - res.t0;
+        if (res.final !== null) { res.done = true; window.removeEventListener('keydown', onkey, true); return; }
+      }
+      if (now > deadline) { res.done = true; return; }
+      setTimeout(loop, 0);
+    };
+    loop();
+  };
+  window.__tkPlay = async (canvasSel, index, quietMs) => {
+    // count the distinct pictures the canvas shows while Play runs, until it is quiet for quietMs
+    const c = document.querySelectorAll(canvasSel)[index];
+    let last = sum(c), changes = [], start = performance.now();
+    while (true) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const now = performance.now(), s = sum(c);
+      if (s !== last) { changes.push(now); last = s; }
+      const since = changes.length ? now - changes[changes.length - 1] : now - start;
+      if (since > quietMs) break;
+    }
+    return changes;
+  };
 }"""
 
 
-def notebook(path: Path) -> None:
+def notebook(path: Path, before: bool, threads: int) -> None:
+    """Three explorers: 2-D without prefetch, 2-D with prefetch (after only), MNIST."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
-        "%matplotlib widget\nimport torch\ntorch.set_num_threads(1)\n"
-        "from benchmarks.widgets_kernel import load\nfrom teachkit.widgets import TrajectoryExplorer2D\n"
-        f"model, schedule, kind = load('toy-2d-cfg')\n"
-        f"explorer = TrajectoryExplorer2D(model, schedule, n={N}, steps={STEPS}, scale=3.0, cls=0)\nexplorer")]
+    head = "%matplotlib widget\n" if before else ""
+    off = "" if before else ", prefetch=False"
+    cells = [head + f"import torch\ntorch.set_num_threads({threads})\nfrom benchmarks.widgets_kernel import load\n"
+                    "from teachkit.widgets import ImageTrajectoryExplorer, TrajectoryExplorer2D\n"
+                    "model, schedule, kind = load('toy-2d-cfg')\nmnist, mnist_schedule, mnist_kind = load('mnist-cfg')",
+             f"e2d = TrajectoryExplorer2D(model, schedule, n={N}, steps={STEPS}, scale=3.0, cls=0{off})\ne2d",
+             f"mn = ImageTrajectoryExplorer(mnist, mnist_schedule, n={MNIST_N}, steps={MNIST_STEPS}, scale=3.0{off})\nmn"]
+    if not before:
+        cells.append(f"pf = TrajectoryExplorer2D(model, schedule, n={N}, steps={STEPS}, scale=3.0, cls=0)\npf")
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nbformat.write(nb, path)
 
 
-def press_and_wait(page, selector: str, key: str, timeout_ms: float) -> float | None:
-    page.locator(selector).first.focus()
-    page.keyboard.press(key)
-    return page.evaluate(WAIT_JS, timeout_ms)
+def stats(values: list) -> dict:
+    ok = [v for v in values if v is not None]
+    return {"median_ms": round(statistics.median(ok), 1) if ok else None,
+            "min_ms": round(min(ok), 1) if ok else None, "max_ms": round(max(ok), 1) if ok else None,
+            "n": len(ok), "timeouts": len(values) - len(ok), "samples_ms": [None if v is None else round(v, 1) for v in values]}
 
 
-def main() -> dict:
+class Probe:
+    def __init__(self, page, before: bool) -> None:
+        self.page, self.before = page, before
+        self.canvas = ".jupyter-matplotlib-canvas-div > canvas:first-of-type" if before else ".tk-canvas"
+        self.title = None if before else ".tk-title"
+
+    def handle(self, control: str, index: int):
+        sel = f".teachkit-{control} .noUi-handle" if self.before else f".tk-{control}-input"
+        return self.page.locator(sel).nth(index)
+
+    def press(self, control: str, index: int, key: str, want: str | None = None, canvas_index: int | None = None):
+        ci = index if canvas_index is None else canvas_index
+        self.page.evaluate("([c, i, t, w]) => window.__tkArm(c, i, t, w)",
+                           [self.canvas, ci, None if self.before else self.title, None if self.before else want])
+        self.handle(control, index).focus()
+        self.page.keyboard.press(key)
+        self.page.wait_for_function("() => window.__tkRes.done", timeout=130_000)
+        return self.page.evaluate("() => window.__tkRes")
+
+    def idle(self, index: int, prefetch: bool = False) -> None:
+        if self.before:
+            self.page.wait_for_timeout(1500)
+            return
+        self.page.wait_for_function(
+            "([i, pf]) => { const s = document.querySelectorAll('.tk-status')[i];"
+            " return s && document.querySelectorAll('.tk-progress')[i].hidden && (!pf || s.dataset.prefetching === '0'); }",
+            arg=[index, prefetch], timeout=300_000)
+
+
+def main(before_repo: Path | None, threads: int, repeats: int) -> dict:
+    before = before_repo is not None
     root = Path(tempfile.mkdtemp(prefix="teachkit-bench-"))
-    notebook(root / "bench.ipynb")
-    with jupyter_lab(root) as (base, token, _), chromium_page() as page:
-        open_and_run_all(page, base, token, "bench.ipynb")
-        page.locator(".teachkit-status", has_text="done").first.wait_for()
-        page.locator(CANVAS).first.wait_for()
-        page.wait_for_timeout(2000)
-        page.evaluate(HOOK_JS, CANVAS)
-        frame, scale = [], []
-        for _ in range(REPEATS):  # frame slider: index the cached trajectory, draw, ship the PNG
-            frame.append(press_and_wait(page, ".teachkit-frame .noUi-handle", "ArrowLeft", 10_000))
-            page.wait_for_timeout(150)
-        for key in ["ArrowRight"] * 6:  # scale 3.5, 4.0, ...: each a cache miss, a DDIM-50 guided re-sample, a draw
-            scale.append(press_and_wait(page, ".teachkit-scale .noUi-handle", key, 30_000))
+    notebook(root / "bench.ipynb", before, threads)
+    load_start = os.getloadavg()
+    with jupyter_lab(root, repo=before_repo) as (base, token, _), chromium_page(viewport=(1400, 1100)) as page:
+        version = page.context.browser.version
+        open_and_run_all(page, base, token, "bench.ipynb", timeout_ms=300_000)
+        probe = Probe(page, before)
+        page.wait_for_function("([c, n]) => document.querySelectorAll(c).length >= n", arg=[probe.canvas, 2 if before else 3],
+                               timeout=300_000)
+        page.wait_for_timeout(3000)
+        page.evaluate(PROBE_JS)
+        out: dict = {}
+        # 1. frame slider, 2-D explorer (index 0)
+        frame = [probe.press("frame", 0, "ArrowLeft")["first"] for _ in range(2 * repeats)]
+        out["frame_slider_to_new_frame"] = stats(frame)
+        # 2. Play from frame 0 to the clean frame
+        fps = []
+        for _ in range(3):
+            probe.handle("frame", 0).focus()
+            page.keyboard.press("Home")
+            page.wait_for_timeout(400)
+            button = page.locator(".teachkit-play button").first if before else page.locator(".tk-play").first
+            button.click()
+            changes = page.evaluate("([c, i]) => window.__tkPlay(c, i, 1500)", [probe.canvas, 0])
+            if len(changes) > 1:
+                fps.append((len(changes) - 1) / ((changes[-1] - changes[0]) / 1000))
+            page.wait_for_timeout(500)
+        out["play_frames_drawn_per_s"] = {"median": round(statistics.median(fps), 1) if fps else None,
+                                          "samples": [round(v, 1) for v in fps], "frames": STEPS + 1}
+        # 3. 2-D guidance change, not prefetched: scale 3.5, 4.0, ...
+        first, final = [], []
+        for k in range(repeats):
+            want = f"scale {3.0 + 0.5 * (k + 1):g},"
+            r = probe.press("scale", 0, "ArrowRight", want)
+            first.append(r["first"])
+            final.append(r["final"])
+            probe.idle(0)
             page.wait_for_timeout(300)
-        page.screenshot(path=str(root / "bench.png"))
-    ok = [v for v in frame if v is not None]
-    ok_scale = [v for v in scale if v is not None]
+        out["guidance_2d_first_frame"] = stats(first)
+        out["guidance_2d_final_frame"] = stats(final)
+        # 4. MNIST, 16 digits, DDIM-25 guided (index 1)
+        first, final = [], []
+        for k in range(max(3, repeats)):
+            want = f"scale {3.0 + 0.5 * (k + 1):g},"
+            r = probe.press("scale", 1, "ArrowRight", want)
+            first.append(r["first"])
+            final.append(r["final"])
+            probe.idle(1)
+            page.wait_for_timeout(300)
+        out["mnist_guided_first_frame"] = stats(first)
+        out["mnist_guided_final_frame"] = stats(final)
+        # 5. 2-D guidance change to a prefetched value (after only: index 2, prefetch on)
+        if not before:
+            pf = []
+            probe.idle(2, prefetch=True)
+            for k in range(repeats):
+                want = f"scale {3.0 + 0.5 * (k + 1):g},"
+                pf.append(probe.press("scale", 2, "ArrowRight", want)["final"])
+                probe.idle(2, prefetch=True)
+                page.wait_for_timeout(300)
+            out["guidance_2d_prefetched"] = stats(pf)
+        page.screenshot(path=str(root / "bench.png"), full_page=True)
     return {
-        "setup": f"TrajectoryExplorer2D n={N}, DDIM-{STEPS}, scale 3, ipympl, JupyterLab + headless chromium",
-        "threads": 1, "loadavg": [round(v, 2) for v in os.getloadavg()],
-        "frame_slider_to_new_frame_ms": {"median": round(statistics.median(ok), 1) if ok else None,
-                                         "samples": [None if v is None else round(v, 1) for v in frame]},
-        "scale_slider_to_new_frame_ms": {"median": round(statistics.median(ok_scale), 1) if ok_scale else None,
-                                         "samples": [None if v is None else round(v, 1) for v in scale]},
-        "screenshot": str(root / "bench.png"),
+        "setup": (f"TrajectoryExplorer2D n={N}, DDIM-{STEPS}, scale 3, class 0 (toy-2d-cfg); ImageTrajectoryExplorer "
+                  f"n={MNIST_N}, DDIM-{MNIST_STEPS}, scale 3, mixed (mnist-cfg); JupyterLab + headless chromium; "
+                  + ("ipympl (%matplotlib widget)" if before else "anywidget canvas")),
+        "code": "before" if before else "after", "checkout": str(before_repo or REPO),
+        "torch_threads": threads, "chromium": version,
+        "loadavg_start": [round(v, 2) for v in load_start], "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **out, "screenshot": str(root / "bench.png"),
     }
 
 
 if __name__ == "__main__":
-    result = main()
-    (REPO / "benchmarks" / "results" / "widgets_browser.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, default=None, help="an older checkout to measure instead of this one")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the kernel")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    result = main(args.before.resolve() if args.before else None, args.threads, args.repeats)
+    name = f"widgets_browser_{'before' if args.before else 'after'}{'' if args.threads == 1 else f'_t{args.threads}'}.json"
+    out = args.out or REPO / "benchmarks" / "results" / name
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict) or "median_ms" not in v}, indent=1))
+    for k, v in result.items():
+        if isinstance(v, dict) and "median_ms" in v:
+            print(f"{k}: median {v['median_ms']} ms, range {v['min_ms']}-{v['max_ms']} (n={v['n']}, timeouts {v['timeouts']})")

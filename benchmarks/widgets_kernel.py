@@ -1,4 +1,4 @@
-"""Kernel-side widget speed: frame scrub, re-sample (2-D, MNIST). Run alone: python benchmarks/widgets_kernel.py."""
+"""Kernel-side widget cost: publishing a trajectory, a streamed re-sample (2-D, MNIST), the static PNG. Run alone:\npython benchmarks/widgets_kernel.py  (-> results/widgets_kernel.json)."""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import matplotlib  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from teachkit.schedules import linear_schedule  # noqa: E402
@@ -58,43 +56,31 @@ def main() -> dict:
            "loadavg_before": [round(v, 2) for v in os.getloadavg()],
            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                     cwd=REPO).stdout.strip()}
-    from teachkit import viz
-
-    empty = viz.new_figure((5.0, 5.0), dpi=80)
-    empty.add_subplot()
-    viz.freeze_layout(empty)
-    # calibration: an empty axes' Agg draw (about 10-20 ms on an idle core; scales with machine load)
-    res["calibration_empty_axes_agg_draw"] = summary(timed(empty.canvas.draw, 20))
     model, schedule, kind = load("toy-2d-cfg")
     res["toy_model"] = kind
-    plt.switch_backend("module://ipympl.backend_nbagg")  # the live path (%matplotlib widget)
-    e = TrajectoryExplorer2D(model, schedule, n=1000, steps=50, scale=3.0, cls=0)
-    frames = list(range(51))
+    e = TrajectoryExplorer2D(model, schedule, n=1000, steps=50, scale=3.0, cls=0, prefetch=False)
+    key = e.shown
+    # what a cache hit costs in the kernel: encode the trajectory (float16) and set the synced traits
+    res["publish_2d_1000pts_51frames"] = summary(timed(lambda: e._publish(key, e.frames, e._gen), 20))
+    res["payload_2d_bytes"] = len(e.xs) + len(e.x0_hats) + len(e.labels)
 
-    def scrub():
-        for k in frames:
-            e.frame.value = k
-
-    res["scrub_2d_callback_per_frame"] = summary(timed(scrub, 5), per=len(frames))
-    res["scrub_2d_agg_render"] = summary(timed(e.host.fig.canvas.draw, 20))  # what ipympl renders per frame
-
-    def resample():
+    def resample():  # a cache miss in the background thread, streamed, until the trajectory is published
         e.cache.clear()
-        e.scale.value = 5.0 if e.scale.value != 5.0 else 3.0
+        e.scale = 5.0 if e.scale != 5.0 else 3.0
+        e.wait()
 
-    res["resample_2d_ddim50_cfg_1000pts_total"] = summary(timed(resample, 7))
-    res["resample_2d_ddim50_cfg_1000pts_sampler_only"] = summary(
-        timed(lambda: e.sample(("DDIM", 50, 0.0, 3.0, 0, 0)), 7))
-    plt.switch_backend("agg")
-    s = TrajectoryExplorer2D(model, schedule, n=1000, steps=50, scale=3.0, cls=0, live=False)
-    res["scrub_2d_static_png_per_frame"] = summary(timed(lambda: setattr(s.frame, "value", (s.frame.value + 1) % 51), 20))
+    res["resample_2d_ddim50_cfg_1000pts_streamed_total"] = summary(timed(resample, 7))
+    res["resample_2d_ddim50_cfg_1000pts_sampler_only"] = summary(timed(lambda: e.sample(key), 7))
+    res["static_png_2d"] = summary(timed(e.png, 5))
+    e.close()
 
     model, schedule, kind = load("mnist-cfg")
     res["mnist_model"] = kind
-    m = ImageTrajectoryExplorer(model, schedule, n=16, steps=25, scale=3.0, live=False)
-    res["resample_mnist_ddim25_cfg_16img_sampler_only"] = summary(
-        timed(lambda: m.sample(("DDIM", 25, 0.0, 3.0, "mixed", 0)), 2))
-    res["scrub_mnist_static_png_per_frame"] = summary(timed(lambda: setattr(m.frame, "value", (m.frame.value + 1) % 26), 10))
+    m = ImageTrajectoryExplorer(model, schedule, n=16, steps=25, scale=3.0, prefetch=False)
+    res["resample_mnist_ddim25_cfg_16img_sampler_only"] = summary(timed(lambda: m.sample(m.shown), 2))
+    res["payload_mnist_bytes"] = len(m.xs) + len(m.x0_hats)
+    res["static_png_mnist"] = summary(timed(m.png, 5))
+    m.close()
     res["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
     return res
 

@@ -171,3 +171,70 @@ def test_explorer_in_browser(tmp_path, app):
             print(f"screenshot: {shot}\n{app} log: {log}\n{log.read_text()[-4000:]}")
             print(json.dumps(console[-20:], indent=1))
             raise
+
+
+@pytest.mark.parametrize("app", FRONT_ENDS)
+def test_digits_schedule_and_sweep_in_browser(tmp_path, app):
+    """The image explorer, the schedule explorer and the guidance sweep draw, and answer their controls."""
+    _require_browser()
+    shutil.copy(HERE / "widgets_all.ipynb", tmp_path)
+    console: list[str] = []
+    with jupyter_lab(tmp_path, app=app) as (base, token, log), chromium_page() as page:
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda exc: None if _known_front_end_error(exc) else console.append(f"pageerror: {exc}"))
+        try:
+            open_and_run_all(page, base, token, "widgets_all.ipynb", app=app)
+            digits, sched, sweep = ".tk-images", ".tk-schedule", ".tk-sweep"
+            for root in (digits, sched, sweep):
+                page.locator(f"{root} .tk-canvas").first.wait_for()
+            page.wait_for_timeout(500)
+
+            # digits: x_t beside x0_hat; the frame slider and Play run in the browser
+            canvas = f"{digits} .tk-canvas"
+            title = page.locator(f"{digits} .tk-title")
+            assert "frame 10/10 (clean)" in title.inner_text()
+            before = page.evaluate(PIXELS_JS, canvas)
+            page.locator(f"{digits} .tk-frame-input").focus()
+            page.keyboard.press("Home")
+            assert "frame 0/10 (t=999)" in title.inner_text()
+            assert page.evaluate(CHANGED_JS, [canvas, before, 5000]) is not None
+            page.locator(f"{digits} .tk-play").click()
+            page.wait_for_function("sel => document.querySelector(sel).innerText.includes('frame 10/10')", arg=f"{digits} .tk-title")
+            page.locator(f"{digits} .tk-sampler-input").select_option(label="DPM-Solver++")
+            page.wait_for_function("sel => document.querySelector(sel).innerText.includes('DPM-Solver++ 10 steps')",
+                                   arg=f"{digits} .tk-title")
+
+            # schedule: t and the schedule menu redraw without the kernel's help
+            canvas = f"{sched} .tk-canvas"
+            before = page.evaluate(PIXELS_JS, canvas)
+            page.get_by_role("slider", name="t", exact=True).focus()
+            for _ in range(10):
+                page.keyboard.press("ArrowRight")
+            assert "t=210" in page.locator(f"{sched} .tk-title").inner_text()
+            before = page.evaluate(CHANGED_JS, [canvas, before, 5000])
+            assert before is not None
+            page.get_by_role("combobox", name="schedule", exact=True).select_option(label="cosine")
+            assert page.locator(f"{sched} .tk-title").inner_text().startswith("cosine: t=210")
+            assert page.evaluate(CHANGED_JS, [canvas, before, 5000]) is not None
+
+            # sweep: one step of the scale slider re-samples every class
+            canvas = f"{sweep} .tk-canvas"
+            before = page.evaluate(PIXELS_JS, canvas)
+            page.locator(f"{sweep} .tk-scale-input").focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("sel => document.querySelector(sel).innerText.includes('scale 3.5')", arg=f"{sweep} .tk-title")
+            assert page.evaluate(CHANGED_JS, [canvas, before, 5000]) is not None
+
+            page.set_viewport_size({"width": 640, "height": 1000})
+            page.wait_for_timeout(500)
+            for root in (digits, sched, sweep):
+                w = page.evaluate("sel => { const r = document.querySelector(sel); return [r.scrollWidth, r.clientWidth]; }", root)
+                assert w[0] <= w[1] + 1, f"{root} overflows its output area: {w}"
+            assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+            assert not console, "\n".join(console)
+        except BaseException:
+            shot = tmp_path / f"failure-{app}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot: {shot}\n{app} log: {log}\n{log.read_text()[-4000:]}")
+            print(json.dumps(console[-20:], indent=1))
+            raise

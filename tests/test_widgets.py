@@ -167,6 +167,10 @@ def test_prefetch_fills_the_cache_and_serves_the_next_change(toy):
                [("DDIM", s, 0.0, 3.0, "mixed", 0) for s in (8, 12)]:
         assert key in e.cache, key
     assert e.runner.prefetched == 4
+    deadline = time.monotonic() + 5
+    while e.prefetching and time.monotonic() < deadline:  # the idle flag is set just after the queue runs dry
+        time.sleep(0.01)
+    assert not e.prefetching
     calls = model.calls
     e.scale = 3.5  # prefetched: shown from the cache, no network call, then its own neighbours are prefetched
     assert "from the cache" in e.status and model.calls == calls and "scale 3.5" in e.title

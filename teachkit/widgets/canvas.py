@@ -53,6 +53,7 @@ class CanvasWidget(anywidget.AnyWidget):
     error = T.Unicode("").tag(sync=True)
     busy = T.Bool(False).tag(sync=True)
     progress = T.Float(0.0).tag(sync=True)  # share of the running re-sample done, 0..1
+    prefetching = T.Bool(False).tag(sync=True)  # the background prefetch is computing a neighbouring setting
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -74,6 +75,12 @@ class CanvasWidget(anywidget.AnyWidget):
             self._front_end_ready()
         elif kind == "cancel":
             self._cancel_request()
+
+    def _set_prefetching(self, busy: bool) -> None:
+        """Called by the prefetch thread (SampleRunner.on_prefetch); shown as data-prefetching on the widget."""
+        with self._lock:
+            if self.prefetching != busy:
+                self.prefetching = busy
 
     def _front_end_ready(self) -> None:
         """Subclass hook: a browser shows the widget (start prefetching)."""

@@ -99,7 +99,8 @@ class TrajectoryExplorerBase(CanvasWidget):
             self.sampler, self.steps, self.eta, self.scale = sampler, int(steps), float(eta), float(scale)
             self.cls = cls if self.num_classes else UNCOND
             self.scale_visible = bool(self.num_classes)
-        self.runner = SampleRunner(self._job_done, self._job_failed, lambda key: key in self.cache)
+        self.runner = SampleRunner(self._job_done, self._job_failed, lambda key: key in self.cache,
+                                   self._set_prefetching)
         self._update_enabled()
         self._request(sync=True)  # the first trajectory is computed here, so the static figure has it
 
@@ -183,6 +184,8 @@ class TrajectoryExplorerBase(CanvasWidget):
         if self._quiet or not hasattr(self, "runner"):
             return
         with self._lock:
+            if change["name"] == "steps" and change["new"] not in self.steps_ladder and change["new"] >= 1:
+                self.steps_ladder = sorted({*self.steps_ladder, int(change["new"])})  # a value set from Python
             self._update_enabled()
             if self.shown is not None and self.params() == self.shown and not self.runner.busy():
                 # e.g. the disabled scale of a distilled student moved, or back from a failed setting

@@ -73,7 +73,8 @@ class GuidanceSweep(CanvasWidget):
         self.result = None
         self._gen = 0
         self.label_bytes = self.labels.numpy().astype(np.uint8).tobytes()
-        self.runner = SampleRunner(self._job_done, self._job_failed, lambda key: key in self.cache)
+        self.runner = SampleRunner(self._job_done, self._job_failed, lambda key: key in self.cache,
+                                   self._set_prefetching)
         self.scale = float(scale)
         self._request(sync=True)
 

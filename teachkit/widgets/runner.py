@@ -81,8 +81,10 @@ class SampleRunner:
     call neither. `cache_has(key)` lets the prefetcher skip values already computed.
     """
 
-    def __init__(self, on_done: Callable, on_error: Callable, cache_has: Callable[[Hashable], bool]) -> None:
+    def __init__(self, on_done: Callable, on_error: Callable, cache_has: Callable[[Hashable], bool],
+                 on_prefetch: Callable[[bool], None] | None = None) -> None:
         self.on_done, self.on_error, self.cache_has = on_done, on_error, cache_has
+        self.on_prefetch = on_prefetch or (lambda busy: None)  # told when the prefetch queue starts / runs dry
         self._cv = threading.Condition()
         self._explicit: Job | None = None  # the newest explicit job not yet started
         self._prefetch: list[Job] = []
@@ -156,26 +158,34 @@ class SampleRunner:
             self._cv.notify_all()
 
     def _next(self, prefetch: bool) -> Job | None:
-        with self._cv:
-            while True:
-                if self._closed:
-                    return None
-                if not prefetch and self._explicit is not None:
-                    job, self._explicit = self._explicit, None
-                    self.running = job
-                    return job
-                if prefetch and self._prefetch and self._explicit is None and self.running is None:
-                    job = self._prefetch.pop(0)
-                    if self.cache_has(job.key):
-                        continue
-                    self.prefetching = job
-                    return job
-                self._cv.wait()
+        idle_told = False
+        while True:
+            with self._cv:
+                while True:
+                    if self._closed:
+                        return None
+                    if not prefetch and self._explicit is not None:
+                        job, self._explicit = self._explicit, None
+                        self.running = job
+                        return job
+                    if prefetch and self._prefetch and self._explicit is None and self.running is None:
+                        job = self._prefetch.pop(0)
+                        if self.cache_has(job.key):
+                            continue
+                        self.prefetching = job
+                        return job
+                    if prefetch and not idle_told:
+                        break  # tell the widget outside this lock (it takes its own: lock order widget -> runner)
+                    self._cv.wait()
+            self.on_prefetch(False)
+            idle_told = True
 
     def _loop(self, prefetch: bool) -> None:
         if prefetch:
             _lower_priority()
         while (job := self._next(prefetch)) is not None:
+            if prefetch:
+                self.on_prefetch(True)
             try:
                 value = job.compute(job)
                 job.check()

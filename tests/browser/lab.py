@@ -46,9 +46,9 @@ FRONT_ENDS = ("lab", "notebook")
 
 
 @contextmanager
-def jupyter_lab(root: Path, timeout: float = 90.0, app: str = "lab"):
+def jupyter_lab(root: Path, timeout: float = 90.0, app: str = "lab", repo: Path | None = None):
     """Run JupyterLab (app="lab") or Notebook 7 (app="notebook") in `root` (own config/runtime dirs, a token,
-    a free port); yields (base_url, token, log)."""
+    a free port); yields (base_url, token, log). The kernel imports teachkit from `repo` (default: this checkout)."""
     if app not in FRONT_ENDS:
         raise ValueError(f"app={app!r}: choose one of {FRONT_ENDS}")
     port, token = free_port(), secrets.token_hex(16)
@@ -60,7 +60,7 @@ def jupyter_lab(root: Path, timeout: float = 90.0, app: str = "lab"):
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(repo or REPO), env.get("PYTHONPATH", "")])
     env.pop("MPLBACKEND", None)
     env.setdefault("OMP_NUM_THREADS", "1")
     log = open(root / f"jupyter{app}.log", "w")

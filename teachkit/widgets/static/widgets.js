@@ -79,13 +79,14 @@ function statusBar(model) {
   cancel.addEventListener("click", () => model.send({ type: "cancel" }));
   const update = () => {
     text.textContent = model.get("status");
+    status.dataset.prefetching = model.get("prefetching") ? "1" : "0";
     const busy = model.get("busy");
     prog.hidden = cancel.hidden = !busy;
     prog.value = model.get("progress");
     error.innerHTML = model.get("error");  // HTML escaped by the kernel (CanvasWidget.show_error)
     error.hidden = !model.get("error");
   };
-  for (const k of ["status", "busy", "progress", "error"]) model.on(`change:${k}`, update);
+  for (const k of ["status", "busy", "progress", "error", "prefetching"]) model.on(`change:${k}`, update);
   update();
   return [status, error];
 }
@@ -226,6 +227,7 @@ function renderTrajectory(model, el) {
   const controls = h("div", { class: "tk-controls" }, [sampler.wrap, steps.wrap, eta.wrap, cls.wrap, scale.wrap]);
   const syncControls = () => {
     sampler.set(model.get("sampler"));
+    steps.range.max = ladder().length - 1;
     steps.set(Math.max(0, ladder().indexOf(model.get("steps"))));
     eta.set(model.get("eta"));
     eta.range.disabled = !model.get("eta_enabled");
@@ -235,7 +237,7 @@ function renderTrajectory(model, el) {
     scale.range.disabled = !model.get("scale_enabled");
     scale.wrap.hidden = !model.get("scale_visible");
   };
-  for (const k of ["sampler", "steps", "eta", "eta_enabled", "cls", "scale", "scale_enabled", "scale_visible"]) {
+  for (const k of ["sampler", "steps", "steps_ladder", "eta", "eta_enabled", "cls", "scale", "scale_enabled", "scale_visible"]) {
     model.on(`change:${k}`, syncControls);
   }
   syncControls();
@@ -536,10 +538,10 @@ function renderSchedule(model, el) {
   }
   const yr = ranges();
   const layout = (cw) => {
-    const pw = (cw - 20) / 3, ph = Math.max(90, Math.min(200, pw * 0.62));
-    return { pw, ph, top: 16, left: 40, bottomH: hasBottom ? Math.min(cw / 3 + 10, 320) : 0 };
+    const pw = (cw - 40) / 3, ph = Math.max(90, Math.min(200, pw * 0.62));  // 20 px right margin for the last tick
+    return { pw, ph: ph + 8, top: 16, left: 40, bottomH: hasBottom ? Math.min(cw / 3 + 10, 320) : 0 };
   };
-  const panelBox = (L, p) => ({ x: p * (L.pw + 10) + L.left, y: L.top, w: L.pw - L.left, h: L.ph - 34 });
+  const panelBox = (L, p) => ({ x: p * (L.pw + 10) + L.left, y: L.top, w: L.pw - L.left, h: L.ph - 42 });
   const yOf = (c, v, b) => {
     const [lo, hi] = yr[c];
     const u = c === 1 ? v : Math.log10(Math.max(v, 10 ** lo));
