@@ -109,6 +109,7 @@ def test_explorer_in_browser(tmp_path, app):
             before = _changed(page, before, "moving the frame slider")
 
             # Play: from frame 15 to the clean frame, every frame drawn, no kernel message while it plays
+            page.wait_for_timeout(800)  # the resting frame (15) reaches the kernel once, 250 ms after the last key
             draws = page.evaluate("() => window.__teachkitDraws")
             sent = len(comms.sent)
             page.get_by_role("button", name="play", exact=True).click()
@@ -200,8 +201,8 @@ def test_digits_schedule_and_sweep_in_browser(tmp_path, app):
             assert page.evaluate(CHANGED_JS, [canvas, before, 5000]) is not None
             page.locator(f"{digits} .tk-play").click()
             page.wait_for_function("sel => document.querySelector(sel).innerText.includes('frame 10/10')", arg=f"{digits} .tk-title")
-            page.locator(f"{digits} .tk-sampler-input").select_option(label="DPM-Solver++")
-            page.wait_for_function("sel => document.querySelector(sel).innerText.includes('DPM-Solver++ 10 steps')",
+            page.locator(f"{digits} .tk-sampler-input").select_option(label="DPM-Solver++(2M)")
+            page.wait_for_function("sel => document.querySelector(sel).innerText.includes('DPM-Solver++(2M) 10 steps')",
                                    arg=f"{digits} .tk-title")
 
             # schedule: t and the schedule menu redraw without the kernel's help

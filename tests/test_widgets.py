@@ -76,7 +76,7 @@ def test_initial_state(explorer):
     assert e.title == "DDIM 10 steps, mixed, scale 3, NFE 20"
     assert "done in" in e.status and "mixed classes, scale 3" in e.status
     assert len(np.frombuffer(e.reference, "<f2")) == 500 * 2
-    assert e.sampler_options == ["DDPM", "DDIM", "DPM-Solver++"] and 10 in e.steps_ladder
+    assert e.sampler_options == ["DDPM", "DDIM", "DPM-Solver++(2M)", "Euler", "Heun"] and 10 in e.steps_ladder
     assert not partials(e)  # the first trajectory is computed in the constructor, nothing streamed
 
 
@@ -202,6 +202,35 @@ def test_explicit_request_never_waits_behind_a_prefetch(toy):
     e.close()
 
 
+def test_sampler_without_callback_still_streams_and_cancels(toy):
+    """A sampler without the protocol's callback (here a plain wrapper) is watched through a forward hook."""
+    model, schedule, _ = toy
+    slow = Slow(model, 0.01)
+
+    def plain_ddim(model, schedule, x_T, steps=50, *, y=None, guidance_scale=1.0, generator=None, record=True,
+                   progress=False):
+        return ddim_sample(model, schedule, x_T, steps, y=y, guidance_scale=guidance_scale, generator=generator,
+                           record=record)
+
+    e = TrajectoryExplorer2D(slow, schedule, n=8, steps=20, samplers={"plain": plain_ddim}, sampler="plain",
+                             prefetch=False)
+    e.scale = 4.0
+    assert e.wait() and len(partials(e, e.traj_gen)) >= 2 and "scale 4" in e.title
+    assert not slow._forward_pre_hooks  # the hook is gone afterwards
+    e.scale = 5.0
+    time.sleep(0.05)
+    e.scale = 6.0
+    assert e.wait() and "scale 6" in e.title and ("plain", 20, None, 5.0, "mixed", 0) not in e.cache
+    e.close()
+
+
+def test_old_sampler_name_is_accepted(toy):
+    model, schedule, _ = toy
+    e = TrajectoryExplorer2D(model, schedule, n=8, steps=5, sampler="DPM-Solver++", prefetch=False)
+    assert e.sampler == "DPM-Solver++(2M)" and e.title.startswith("DPM-Solver++(2M) 5 steps")
+    e.close()
+
+
 def test_runner_orders_and_cancels():
     done, order = [], []
     gate = threading.Event()
@@ -254,20 +283,23 @@ def test_unconditional_model():
     assert set(np.frombuffer(e.labels, np.uint8)) == {255}
 
 
-@pytest.mark.parametrize("sampler", ["DDPM", "DDIM", "DPM-Solver++"])
+@pytest.mark.parametrize("sampler", ["DDPM", "DDIM", "DPM-Solver++(2M)", "Euler", "Heun"])
 @pytest.mark.parametrize("steps", [1, 1000])
 def test_extreme_steps(toy, sampler, steps):
     model, schedule, _ = toy
     e = TrajectoryExplorer2D(model, schedule, n=16, steps=steps, sampler=sampler, prefetch=False)
     assert e.last_error is None, e.error
-    assert e.frame == steps and e.shape == [steps + 1, 16, 2] and np.isfinite(decoded(e)).all()
+    S = e.frames.steps  # Heun's Karras grid has fewer distinct timesteps than 1000; the title says so
+    assert S == steps or (sampler == "Heun" and f"{S} distinct timesteps" in e.title)
+    assert e.frame == S and e.shape == [S + 1, 16, 2] and len(e.timesteps) == S and np.isfinite(decoded(e)).all()
     e.frame = 0
     assert e.png().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("control, value", [("scale", 0.0), ("scale", 30.0), ("eta", 0.0), ("eta", 1.0),
                                             ("cls", "unconditional"), ("cls", 3), ("sampler", "DDPM"),
-                                            ("sampler", "DPM-Solver++")])
+                                            ("sampler", "DPM-Solver++(2M)"), ("sampler", "Euler"),
+                                            ("sampler", "Heun")])
 def test_extreme_controls(explorer, control, value):
     setattr(explorer, control, value)
     assert explorer.wait()
@@ -344,7 +376,7 @@ def test_bad_input(toy):
     with pytest.raises(ValueError, match="at least one sample"):
         TrajectoryExplorer2D(model, schedule, n=0)
     with pytest.raises(ValueError, match="unknown sampler"):
-        TrajectoryExplorer2D(model, schedule, n=4, sampler="Euler")
+        TrajectoryExplorer2D(model, schedule, n=4, sampler="Euler-Maruyama")
     with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
         TrajectoryExplorer2D(model, schedule, data[:, :1], n=4)
     image_model, image_schedule = toy_images()

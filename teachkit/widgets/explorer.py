@@ -18,7 +18,7 @@ import traitlets as T
 from .. import viz
 from .cache import BoundedCache
 from .canvas import CanvasWidget
-from .frames import Frames, check_start, default_samplers, fixed_scale, model_device
+from .frames import ALIASES, Frames, check_start, default_samplers, fixed_scale, model_device
 from .runner import Job, SampleRunner, run_sampler
 
 __all__ = ["TrajectoryExplorerBase", "STEPS_LADDER"]
@@ -70,7 +70,9 @@ class TrajectoryExplorerBase(CanvasWidget):
         max_steps = min(max_steps, schedule.T)
         check_start(steps, eta, scale, max_steps)
         self.model, self.schedule, self.n, self.seed = model, schedule, int(n), int(seed)
-        self.samplers = samplers or default_samplers()
+        self.samplers = samplers or default_samplers(model)
+        if sampler not in self.samplers:
+            sampler = ALIASES.get(sampler, sampler)
         if sampler not in self.samplers:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(self.samplers)}")
         self.num_classes = getattr(model, "num_classes", None)
@@ -172,7 +174,9 @@ class TrajectoryExplorerBase(CanvasWidget):
             guide = UNCOND
         else:
             guide = f"{'mixed' if cls == MIXED else f'class {cls}'}, scale {scale:g}"
-        return f"{name} {steps} steps, {guide}, NFE {frames.nfe}"
+        # a sampler may visit fewer distinct timesteps than asked (Heun's Karras grid at 1000 steps)
+        taken = "" if frames.steps == steps else f" ({frames.steps} distinct timesteps)"
+        return f"{name} {steps} steps{taken}, {guide}, NFE {frames.nfe}"
 
     def _update_enabled(self) -> None:
         fn = self.samplers[self.sampler]

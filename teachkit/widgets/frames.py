@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["Frames", "default_samplers", "student_sampler", "fixed_scale", "model_device", "check_start"]
+__all__ = ["Frames", "ALIASES", "default_samplers", "student_sampler", "fixed_scale", "model_device", "check_start"]
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,19 @@ class Frames:
         return self.xs.nbytes + self.x0_hats.nbytes
 
 
-def default_samplers() -> dict[str, Callable]:
-    """The public teachkit samplers by display name (those that exist in this version)."""
-    from .. import samplers
+# names the explorers took before the sampler registry, still accepted as `sampler=`
+ALIASES = {"DPM-Solver++": "DPM-Solver++(2M)"}
 
-    names = {"DDPM": "ddpm_sample", "DDIM": "ddim_sample", "DPM-Solver++": "dpm_solver_sample"}
-    return {label: getattr(samplers, fn) for label, fn in names.items() if hasattr(samplers, fn)}
+
+def default_samplers(model=None) -> dict[str, Callable]:
+    """The registry's samplers that take a guidance scale, by display name (those that can sample `model`, if given).
+
+    A distilled student is not among them: add it with `student_sampler(student, scale)`.
+    """
+    from ..samplers import SAMPLERS, samplers_for
+
+    specs = SAMPLERS if model is None else samplers_for(model)
+    return {name: spec.fn for name, spec in specs.items() if spec.guided}
 
 
 def student_sampler(student: torch.nn.Module, guidance_scale: float) -> Callable:

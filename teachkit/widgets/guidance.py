@@ -12,7 +12,7 @@ import traitlets as T
 from .. import viz
 from .cache import BoundedCache
 from .canvas import CanvasWidget, f16, u8_images
-from .frames import default_samplers, model_device
+from .frames import ALIASES, default_samplers, model_device
 from .runner import Job, SampleRunner, run_sampler
 
 __all__ = ["GuidanceSweep"]
@@ -61,8 +61,12 @@ class GuidanceSweep(CanvasWidget):
         shape = tuple(getattr(model, "sample_shape", (2,)))
         super().__init__(kind="sweep", is_2d=shape == (2,), nrow=int(n_per_class))
         self.model, self.schedule, self.steps, self.metric = model, schedule, int(steps), metric
+        samplers = samplers or default_samplers(model)
+        sampler = sampler if sampler in samplers else ALIASES.get(sampler, sampler)
+        if sampler not in samplers:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(samplers)}")
         self.sampler_name = sampler
-        self.sampler_fn = (samplers or default_samplers())[sampler]
+        self.sampler_fn = samplers[sampler]
         self.n_per_class = int(n_per_class)
         self.labels = torch.arange(self.num_classes).repeat_interleave(self.n_per_class)  # one row per class
         gen = torch.Generator().manual_seed(seed)

@@ -121,8 +121,11 @@ def wait_kernel_idle(base: str, token: str, timeout: float = 60.0) -> None:
     """Wait (REST API, the same for every front end) until a kernel has a browser connected and is idle."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as r:
-            kernels = json.load(r)
+        try:
+            with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as r:
+                kernels = json.load(r)
+        except OSError:  # e.g. a 500 while a kernel starts (jupyter_server: last_activity not yet set)
+            kernels = []
         if any(k.get("execution_state") == "idle" and k.get("connections", 0) > 0 for k in kernels):
             return
         time.sleep(0.2)
