@@ -192,16 +192,17 @@ def test_digits_schedule_and_sweep_in_browser(tmp_path, app):
 
             # digits: x_t beside x0_hat; the frame slider and Play run in the browser
             canvas = f"{digits} .tk-canvas"
-            title = page.locator(f"{digits} .tk-title")
+            first_digits = page.locator(digits).first
+            title = first_digits.locator(".tk-title")
             assert "frame 10/10 (clean)" in title.inner_text()
             before = page.evaluate(PIXELS_JS, canvas)
-            page.locator(f"{digits} .tk-frame-input").focus()
+            first_digits.locator(".tk-frame-input").focus()
             page.keyboard.press("Home")
             assert "frame 0/10 (t=999)" in title.inner_text()
             assert page.evaluate(CHANGED_JS, [canvas, before, 5000]) is not None
-            page.locator(f"{digits} .tk-play").click()
+            first_digits.locator(".tk-play").click()
             page.wait_for_function("sel => document.querySelector(sel).innerText.includes('frame 10/10')", arg=f"{digits} .tk-title")
-            page.locator(f"{digits} .tk-sampler-input").select_option(label="DPM-Solver++(2M)")
+            first_digits.locator(".tk-sampler-input").select_option(label="DPM-Solver++(2M)")
             page.wait_for_function("sel => document.querySelector(sel).innerText.includes('DPM-Solver++(2M) 10 steps')",
                                    arg=f"{digits} .tk-title")
 
@@ -225,6 +226,17 @@ def test_digits_schedule_and_sweep_in_browser(tmp_path, app):
             page.keyboard.press("ArrowRight")
             page.wait_for_function("sel => document.querySelector(sel).innerText.includes('scale 3.5')", arg=f"{sweep} .tk-title")
             assert page.evaluate(CHANGED_JS, [canvas, before, 5000]) is not None
+
+            # a long re-sample (DDPM, 1000 steps at 10 ms a step) shows its progress and can be cancelled
+            slow = page.locator(".tk-images").nth(1)
+            slow.locator(".tk-steps-input").focus()
+            page.keyboard.press("End")
+            slow.locator(".tk-progress").wait_for(state="visible")
+            page.wait_for_function("el => el.querySelector('.tk-progress').value > 0.05", arg=slow.element_handle())
+            assert "sampling: step" in slow.locator(".tk-title").inner_text()  # streamed frames while it runs
+            slow.get_by_role("button", name="cancel", exact=True).click()
+            slow.locator(".tk-status", has_text="cancelled: showing DDPM, 10 steps").wait_for()
+            assert slow.locator(".tk-steps output").inner_text() == "10" and "DDPM 10 steps" in slow.locator(".tk-title").inner_text()
 
             page.set_viewport_size({"width": 640, "height": 1000})
             page.wait_for_timeout(500)

@@ -13,7 +13,7 @@ from teachkit.samplers import ddim_sample
 from teachkit.schedules import linear_schedule
 from teachkit.widgets import GuidanceSweep, ImageTrajectoryExplorer, ScheduleExplorer, TrajectoryExplorer2D, student_sampler
 from teachkit.widgets.runner import Cancelled, Job, SampleRunner
-from tests.widget_models import toy_2d, toy_2d_data, toy_images
+from tests.widget_models import SlowModel, toy_2d, toy_2d_data, toy_images
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -25,20 +25,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-class Slow(torch.nn.Module):
-    """A model that sleeps `delay` seconds per forward pass, so a re-sample is still running when the next change comes."""
-
-    def __init__(self, inner: torch.nn.Module, delay: float = 0.01) -> None:
-        super().__init__()
-        self.inner, self.delay = inner, delay
-        self.num_classes, self.null_label = inner.num_classes, inner.null_label
-        self.sample_shape = inner.sample_shape
-        self.calls = 0
-
-    def forward(self, *args):
-        self.calls += 1
-        time.sleep(self.delay)
-        return self.inner(*args)
+Slow = SlowModel
 
 
 @pytest.fixture(scope="module")

@@ -35,3 +35,21 @@ def toy_2d_data(n: int = 2000, seed: int = 0) -> tuple[torch.Tensor, torch.Tenso
     k = torch.randint(0, model.means.shape[0], (n,), generator=g)
     x = model.means[k] + model.std * torch.randn(n, 2, generator=g)
     return x, model.labels[k]
+
+
+class SlowModel(torch.nn.Module):
+    """A model that sleeps `delay` seconds per forward pass: a re-sample that is still running when the next change comes."""
+
+    def __init__(self, inner: torch.nn.Module, delay: float = 0.01) -> None:
+        super().__init__()
+        self.inner, self.delay = inner, float(delay)
+        self.num_classes, self.null_label = inner.num_classes, inner.null_label
+        self.sample_shape = inner.sample_shape
+        self.calls = 0
+
+    def forward(self, *args):
+        import time
+
+        self.calls += 1
+        time.sleep(self.delay)
+        return self.inner(*args)
