@@ -211,6 +211,16 @@ def test_sampler_without_callback_still_streams_and_cancels(toy):
     e.close()
 
 
+def test_flow_model_gets_its_own_samplers():
+    import teachkit
+
+    model, path, _ = teachkit.load_pretrained("toy-2d-flow")
+    e = TrajectoryExplorer2D(model, path, n=32, steps=8, prefetch=False)
+    assert e.sampler_options == list(teachkit.samplers.samplers_for(model)) and e.sampler == e.sampler_options[0]
+    assert e.last_error is None and e.shape == [9, 32, 2] and e.title.startswith(f"{e.sampler} 8 steps")
+    e.close()
+
+
 def test_old_sampler_name_is_accepted(toy):
     model, schedule, _ = toy
     e = TrajectoryExplorer2D(model, schedule, n=8, steps=5, sampler="DPM-Solver++", prefetch=False)

@@ -58,7 +58,7 @@ class TrajectoryExplorerBase(CanvasWidget):
     traj_gen = T.Int(0).tag(sync=True)
     play_fps = T.Int(0).tag(sync=True)  # 0: 30 frames/s up to 240 steps, else 60
 
-    def __init__(self, model, schedule, *, n: int, sample_shape: tuple[int, ...], sampler: str = "DDIM",
+    def __init__(self, model, schedule, *, n: int, sample_shape: tuple[int, ...], sampler: str | None = None,
                  steps: int = 50, eta: float = 0.0, scale: float = 3.0, cls="mixed", seed: int = 0,
                  classes: tuple[int, ...] | None = None,
                  samplers: dict[str, Callable] | None = None, cache_size: int = 8,
@@ -71,6 +71,8 @@ class TrajectoryExplorerBase(CanvasWidget):
         check_start(steps, eta, scale, max_steps)
         self.model, self.schedule, self.n, self.seed = model, schedule, int(n), int(seed)
         self.samplers = samplers or default_samplers(model)
+        if sampler is None:  # DDIM where the model takes it, else the menu's first (e.g. a flow model's Euler)
+            sampler = "DDIM" if "DDIM" in self.samplers else next(iter(self.samplers))
         if sampler not in self.samplers:
             sampler = ALIASES.get(sampler, sampler)
         if sampler not in self.samplers:

@@ -38,13 +38,14 @@ ALIASES = {"DPM-Solver++": "DPM-Solver++(2M)"}
 
 
 def default_samplers(model=None) -> dict[str, Callable]:
-    """The registry's samplers that take a guidance scale, by display name (those that can sample `model`, if given).
+    """The registry's samplers that take a guidance scale, by display name: those that can sample `model`
+    (samplers_for), or without a model those for a noise (eps) predictor.
 
     A distilled student is not among them: add it with `student_sampler(student, scale)`.
     """
     from ..samplers import SAMPLERS, samplers_for
 
-    specs = SAMPLERS if model is None else samplers_for(model)
+    specs = {n: s for n, s in SAMPLERS.items() if "eps" in s.predictions} if model is None else samplers_for(model)
     return {name: spec.fn for name, spec in specs.items() if spec.guided}
 
 
