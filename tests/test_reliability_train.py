@@ -300,17 +300,24 @@ def test_a_second_run_on_the_same_run_dir_is_refused(tmp_path):
         holder.wait()
 
 
-def test_two_concurrent_cli_runs_one_wins_one_is_refused(tmp_path):
-    cmd = [sys.executable, "-m", "teachkit", "train", "toy-2d-cfg", "--steps", "400", "--no-eval", "--quiet",
-           "--threads", "1", "--out", str(tmp_path / "o"), "--run-dir", str(tmp_path / "r")]
+def test_two_concurrent_cli_runs_one_is_refused_and_a_killed_one_leaves_no_stale_lock(tmp_path):
+    cmd = [sys.executable, "-m", "teachkit", "train", "toy-2d-cfg", "--no-eval", "--quiet", "--threads", "1",
+           "--out", str(tmp_path / "o"), "--run-dir", str(tmp_path / "r")]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not (tmp_path / "o" / "toy-2d-cfg.lock").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    second = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    assert first.wait() == 0
-    assert second.returncode == 2 and "in use" in second.stderr and "Traceback" not in second.stderr
+    first = subprocess.Popen(cmd + ["--steps", "1000000"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "o" / "toy-2d-cfg.lock").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        second = subprocess.run(cmd + ["--steps", "2"], env=env, stderr=subprocess.PIPE, text=True)
+        assert second.returncode == 2 and "in use" in second.stderr and "Traceback" not in second.stderr
+        assert first.poll() is None  # the first run is still training, untouched
+    finally:
+        first.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
+        first.wait()
+    assert (tmp_path / "o" / "toy-2d-cfg.lock").exists() and not (tmp_path / "o" / "toy-2d-cfg.json").exists()
+    # a lock is held by a live process, not by a file: the next run takes it over
+    assert subprocess.run(cmd + ["--steps", "2"], env=env).returncode == 0
     load_checkpoint(tmp_path / "o" / "toy-2d-cfg")
 
 
