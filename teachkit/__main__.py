@@ -32,6 +32,21 @@ def _check_train_flags(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} {value}: must be a positive integer")
 
 
+def _load_teacher(name: str, path: str | None):
+    """A distilled student's teacher: the shipped one, or the checkpoint at --teacher PATH (an eps-model of the same class)."""
+    from teachkit.checkpoints import load_checkpoint, load_pretrained
+
+    shipped = load_pretrained(name)
+    if path is None:
+        return shipped
+    teacher, schedule, info = load_checkpoint(path)
+    if info.get("model_class") != shipped[2]["model_class"] or getattr(teacher, "prediction", "eps") != "eps" \
+            or getattr(teacher, "grid", None) is not None:
+        raise ValueError(f"--teacher {path} is a {info.get('model_class')} predicting {getattr(teacher, 'prediction', 'eps')!r}; "
+                         f"this recipe distills an eps-model {shipped[2]['model_class']} like the shipped {name}")
+    return teacher, schedule, info
+
+
 def _train_out(args: argparse.Namespace) -> Path:
     """Where NAME.safetensors/.json go: --out (default runs/), or the shipped directory with --replace-shipped only."""
     from teachkit.checkpoints import checkpoint_dir
@@ -87,14 +102,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif recipe["kind"] == "distilled":
             from teachkit.distill import distill
 
-            teacher, schedule, teacher_info = _load_named(recipe["teacher"], out)
-            print(f"teacher: {recipe['teacher']} (weights sha256 {teacher_info['weights_sha256'][:12]}...)")
+            teacher, schedule, teacher_info = _load_teacher(recipe["teacher"], args.teacher)
+            print(f"teacher: {args.teacher or 'the shipped ' + recipe['teacher']} "
+                  f"(weights sha256 {teacher_info['weights_sha256'][:12]}...)")
             result = distill(teacher, schedule, x, y, seed=args.seed, device=device, progress=not args.quiet,
                              **state, **hp)
             losses, trained = result.losses, result.ema_model
             # what load_checkpoint and distilled_sample need: the output is v, the guidance scale is baked in
             extra = {"prediction": trained.prediction, "guidance_scale": hp["guidance_scale"],
-                     "teacher": {"name": recipe["teacher"], "weights_sha256": teacher_info["weights_sha256"]}}
+                     "teacher": {"name": recipe["teacher"], "weights_sha256": teacher_info["weights_sha256"],
+                                 **({"path": str(args.teacher)} if args.teacher else {})}}
         elif recipe["kind"] == "flow":
             from teachkit.flow import flow_path_from_spec
             from teachkit.flow_matching import train_flow
@@ -237,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace-shipped", action="store_true", help="write over the shipped checkpoint in "
                    f"{checkpoint_dir()} (prints what it replaced; git checkout restores it)")
     p.add_argument("--run-dir", default="runs", help="training state for --resume (RUN_DIR/NAME/last.safetensors)")
+    p.add_argument("--teacher", default=None, help="distilled students only: the teacher checkpoint to distill "
+                   "(PATH of a .safetensors/.json pair; default: the shipped teacher)")
     p.add_argument("--checkpoint-every", type=int, default=250, help="save the training state every N steps (default 250)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/NAME/last.* (same flags, bit-identical)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")

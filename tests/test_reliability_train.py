@@ -344,3 +344,15 @@ def test_train_then_evaluate_stores_the_quality_and_keeps_the_seal(tmp_path, mon
                  "--run-dir", str(tmp_path)]) == 0
     info = load_checkpoint(tmp_path / "toy-2d-cfg")[2]
     assert info["quality"]["samples"] == 64 and "scale_3" in info["quality"]
+
+
+def test_a_student_distills_the_shipped_teacher_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _train("--steps", "2") == 0  # a 2-step toy-2d-cfg now sits in runs/
+    shipped_sha = json.loads((checkpoint_dir() / "toy-2d-cfg.json").read_text())["weights_sha256"]
+    student = ["train", "toy-2d-distilled", "--steps", "1", "--no-eval", "--quiet", "--threads", "1"]
+    assert main(student) == 0
+    assert load_checkpoint(tmp_path / "runs" / "toy-2d-distilled")[2]["teacher"]["weights_sha256"] == shipped_sha
+    assert main(student + ["--teacher", "runs/toy-2d-cfg", "--out", "own"]) == 0
+    teacher = load_checkpoint(tmp_path / "own" / "toy-2d-distilled")[2]["teacher"]
+    assert teacher["path"] == "runs/toy-2d-cfg" and teacher["weights_sha256"] != shipped_sha
