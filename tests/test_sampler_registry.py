@@ -247,3 +247,26 @@ def test_a_v_model_samples_like_the_eps_model_it_rewrites():
     for name in ("DDIM", "DPM-Solver++(2M)", "Heun"):
         spec = SAMPLERS[name]
         torch.testing.assert_close(run(spec, AsV(), X_T).sample, run(spec, eps_model, X_T).sample, rtol=1e-4, atol=1e-4)
+
+
+def test_bind_ties_an_entry_to_its_own_network():
+    # the explorers' student: the Distilled entry bound to it, with its baked-in scale as a field (no attribute on a closure)
+    student = HalfV()
+    bound = SAMPLERS["Distilled"].bind(student, 3)
+    assert bound.name == "Distilled" and bound.model is student and bound.fixed_scale == 3.0 and not bound.guided
+    teacher = GaussianMixtureEps(SCHEDULE)
+    gen = lambda: torch.Generator().manual_seed(2)
+    # called with the teacher (as an explorer does) and a guidance_scale, it runs the student and drops the scale
+    a = bound.fn(teacher, SCHEDULE, X_T, steps=4, y=Y, guidance_scale=7.0, generator=gen()).sample
+    b = teachkit.distilled_sample(student, SCHEDULE, X_T, 4, y=Y, generator=gen()).sample
+    assert torch.equal(a, b) and SAMPLERS["Distilled"].model is None
+
+
+def test_spec_of():
+    from teachkit.samplers import spec_of
+
+    assert spec_of(teachkit.ddim_sample) is SAMPLERS["DDIM"] and spec_of(SAMPLERS["Heun"]) is SAMPLERS["Heun"]
+    mine = spec_of(lambda model, schedule, x_T, steps=3, eta=0.0: None, "mine")
+    assert mine.name == "mine" and mine.takes_eta and not mine.takes_callback
+    with pytest.raises(TypeError, match="a sampler is a teachkit.SAMPLERS entry or a callable"):
+        spec_of(3)

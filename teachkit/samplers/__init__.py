@@ -8,8 +8,8 @@ from .euler import euler_sample
 from .flow import flow_sample, flow_step
 from .heun import heun_sample
 from .prediction import Denoiser, Prediction, model_kind, prediction_of
-from .registry import SAMPLERS, SamplerSpec, get_sampler, samplers_for
+from .registry import SAMPLERS, SamplerSpec, get_sampler, samplers_for, spec_of
 
 __all__ = ["Trajectory", "Step", "ddim_sample", "ddim_step", "ddpm_sample", "ddpm_step", "dpm_solver_sample",
            "distilled_sample", "consistency_step", "euler_sample", "heun_sample", "SAMPLERS", "SamplerSpec",
-           "get_sampler", "samplers_for", "Denoiser", "Prediction", "prediction_of", "model_kind", "flow_sample", "flow_step"]
+           "get_sampler", "samplers_for", "spec_of", "Denoiser", "Prediction", "prediction_of", "model_kind", "flow_sample", "flow_step"]

@@ -4,7 +4,7 @@ Adding a sampler is one new file in teachkit/samplers/ and one entry here (plus 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .ddim import ddim_sample
@@ -16,7 +16,7 @@ from .flow import flow_euler_sample, flow_heun_sample, flow_midpoint_sample
 from .heun import heun_sample
 from .prediction import model_kind
 
-__all__ = ["SamplerSpec", "SAMPLERS", "samplers_for", "get_sampler"]
+__all__ = ["SamplerSpec", "SAMPLERS", "samplers_for", "get_sampler", "spec_of"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,29 @@ class SamplerSpec:
     guided: bool = True  # has a guidance_scale keyword (False: the scale is baked into the model)
     evals_per_step: str = "1"  # network calls per step, per sample, before guidance doubles them
     description: str = ""
+    takes_callback: bool = True  # the protocol's per-step callback (False only for a foreign function, see spec_of)
+    model: object = None  # set by bind(): the network this entry always runs (a distilled student)
+    fixed_scale: float | None = None  # set by bind(): the guidance scale baked into that network
 
     def accepts(self, model) -> bool:
         """True when this sampler can read `model`'s output."""
         return model_kind(model) in self.predictions
+
+    def bind(self, model, guidance_scale: float | None = None) -> "SamplerSpec":
+        """This entry tied to its own network, e.g. a distilled student with its baked-in scale: the bound `fn`
+        runs `model` whatever model it is called with (an explorer holds the teacher), and drops a guidance_scale
+        where this sampler has none."""
+        run, guided = self.fn, self.guided
+
+        def bound(_caller_model, schedule, x_T, steps=self.default_steps, *, callback=None, **kwargs):
+            if not guided:
+                kwargs.pop("guidance_scale", None)
+            return run(model, schedule, x_T, steps=steps, callback=callback, **kwargs)
+
+        bound.__name__ = bound.__qualname__ = f"{run.__name__}_bound"
+        bound.__doc__ = run.__doc__
+        scale = None if guidance_scale is None else float(guidance_scale)
+        return replace(self, fn=bound, model=model, fixed_scale=scale)
 
 
 SAMPLERS: dict[str, SamplerSpec] = {spec.name: spec for spec in (
@@ -74,3 +93,21 @@ def get_sampler(name: str) -> SamplerSpec:
 def samplers_for(model) -> dict[str, SamplerSpec]:
     """The registry entries that can sample `model` (by its prediction, or as a distilled student), in menu order."""
     return {name: spec for name, spec in SAMPLERS.items() if spec.accepts(model)}
+
+
+def spec_of(sampler, name: str = "custom") -> SamplerSpec:
+    """A SamplerSpec as it is; a registry function as its registry entry; any other callable
+    fn(model, schedule, x_T, steps=..., **keywords) as a plain guided entry without eta."""
+    if isinstance(sampler, SamplerSpec):
+        return sampler
+    if not callable(sampler):
+        raise TypeError(f"a sampler is a teachkit.SAMPLERS entry or a callable, got {type(sampler).__name__}")
+    for spec in SAMPLERS.values():
+        if spec.fn is sampler:
+            return spec
+    import inspect  # a foreign function says what it takes only through its signature
+
+    params = inspect.signature(sampler).parameters
+    return SamplerSpec(name, sampler, order=1, stochastic=False, takes_eta="eta" in params, default_steps=50,
+                       predictions=("eps", "v", "velocity"), takes_callback="callback" in params,
+                       description="a sampler given as a plain function")

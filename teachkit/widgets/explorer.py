@@ -6,7 +6,6 @@ bounded cache and prefetches the neighbouring slider values while idle.
 """
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Callable
 
@@ -18,6 +17,7 @@ import traitlets as T
 from .. import viz
 from .cache import BoundedCache
 from .canvas import CanvasWidget
+from ..samplers import spec_of
 from .frames import ALIASES, Frames, check_start, default_samplers, fixed_scale, model_device
 from .runner import Job, SampleRunner, run_sampler
 
@@ -70,7 +70,8 @@ class TrajectoryExplorerBase(CanvasWidget):
         max_steps = min(max_steps, schedule.T)
         check_start(steps, eta, scale, max_steps)
         self.model, self.schedule, self.n, self.seed = model, schedule, int(n), int(seed)
-        self.samplers = samplers or default_samplers(model)
+        # name -> SamplerSpec: registry entries, a bound student (student_sampler), or a plain function (spec_of)
+        self.samplers = {name: spec_of(s, name) for name, s in (samplers or default_samplers(model)).items()}
         if sampler is None:  # DDIM where the model takes it, else the menu's first (e.g. a flow model's Euler)
             sampler = "DDIM" if "DDIM" in self.samplers else next(iter(self.samplers))
         if sampler not in self.samplers:
@@ -130,10 +131,10 @@ class TrajectoryExplorerBase(CanvasWidget):
     # ---- parameters and sampling --------------------------------------------------------------
     def params(self) -> tuple:
         """The cache key: every setting that changes the trajectory."""
-        fn = self.samplers[self.sampler]
-        eta = float(self.eta) if "eta" in inspect.signature(fn).parameters else None
+        spec = self.samplers[self.sampler]
+        eta = float(self.eta) if spec.takes_eta else None
         cls = self.cls
-        fixed = fixed_scale(fn)  # a distilled student's scale is baked in
+        fixed = spec.fixed_scale  # a distilled student's scale is baked in
         scale = None if cls == UNCOND else float(self.scale if fixed is None else fixed)
         return (self.sampler, int(self.steps), eta, scale, cls, self.seed)
 
@@ -181,9 +182,9 @@ class TrajectoryExplorerBase(CanvasWidget):
         return f"{name} {steps} steps{taken}, {guide}, NFE {frames.nfe}"
 
     def _update_enabled(self) -> None:
-        fn = self.samplers[self.sampler]
-        self.eta_enabled = "eta" in inspect.signature(fn).parameters
-        self.scale_enabled = bool(self.num_classes) and self.cls != UNCOND and fixed_scale(fn) is None
+        spec = self.samplers[self.sampler]
+        self.eta_enabled = spec.takes_eta
+        self.scale_enabled = bool(self.num_classes) and self.cls != UNCOND and spec.fixed_scale is None
 
     @T.observe("sampler", "steps", "eta", "scale", "cls")
     def _on_control(self, change) -> None:

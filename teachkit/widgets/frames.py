@@ -1,7 +1,6 @@
 """What the explorers sample and cache: Frames (a trajectory as numpy), the public samplers, input checks."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,8 +36,8 @@ class Frames:
 ALIASES = {"DPM-Solver++": "DPM-Solver++(2M)"}
 
 
-def default_samplers(model=None) -> dict[str, Callable]:
-    """The registry's samplers that take a guidance scale, by display name: those that can sample `model`
+def default_samplers(model=None) -> dict[str, "SamplerSpec"]:
+    """The registry's entries that take a guidance scale, by display name: those that can sample `model`
     (samplers_for), or without a model those for a noise (eps) predictor.
 
     A distilled student is not among them: add it with `student_sampler(student, scale)`.
@@ -46,42 +45,30 @@ def default_samplers(model=None) -> dict[str, Callable]:
     from ..samplers import SAMPLERS, samplers_for
 
     specs = {n: s for n, s in SAMPLERS.items() if "eps" in s.predictions} if model is None else samplers_for(model)
-    return {name: spec.fn for name, spec in specs.items() if spec.guided}
+    return {name: spec for name, spec in specs.items() if spec.guided}
 
 
-def student_sampler(student: torch.nn.Module, guidance_scale: float) -> Callable:
-    """A distilled student as an explorer sampler: runs distilled_sample(student, ...) whatever model the explorer holds.
+def student_sampler(student: torch.nn.Module, guidance_scale: float) -> "SamplerSpec":
+    """A distilled student as an explorer sampler: the registry's Distilled entry bound to `student` (SamplerSpec.bind).
 
-    `guidance_scale` is the scale baked in at distillation (the student's info["guidance_scale"]); the
-    explorer shows it and greys out its scale slider, as the student has no other.
+    It runs distilled_sample(student, ...) whatever model the explorer holds. `guidance_scale` is the scale baked
+    in at distillation (the student's info["guidance_scale"]); the explorer shows it and greys out its scale
+    slider, as the student has no other.
     """
-    from ..samplers import distilled_sample
+    from ..samplers import SAMPLERS
     from ..samplers.distilled import check_student
 
     check_student(student)
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
         raise TypeError(f"guidance_scale must be the student's baked-in scale (a number), got {guidance_scale!r}")
-
-    if "callback" in inspect.signature(distilled_sample).parameters:  # the sampler protocol's per-step callback
-        def distilled(model, schedule, x_T, steps=4, *, y=None, guidance_scale=None, generator=None, record=True,
-                      progress=False, callback=None):
-            # the explorer's model (the teacher) and its scale slider play no part: the student is its own sampler
-            return distilled_sample(student, schedule, x_T, steps, y=y, generator=generator, record=record,
-                                    progress=progress, callback=callback)
-    else:
-        def distilled(model, schedule, x_T, steps=4, *, y=None, guidance_scale=None, generator=None, record=True,
-                      progress=False):
-            return distilled_sample(student, schedule, x_T, steps, y=y, generator=generator, record=record,
-                                    progress=progress)
-
-    distilled.step_model = student  # the network the explorer's per-step hook watches (widgets.runner.run_sampler)
-    distilled.fixed_scale = float(guidance_scale)
-    return distilled
+    return SAMPLERS["Distilled"].bind(student, guidance_scale)
 
 
-def fixed_scale(sampler: Callable) -> float | None:
-    """The guidance scale a sampler cannot change (a distilled student's), or None when the slider sets it."""
-    return getattr(sampler, "fixed_scale", None)
+def fixed_scale(sampler) -> float | None:
+    """The guidance scale a sampler cannot change (a bound student's), or None when the slider sets it."""
+    from ..samplers import spec_of
+
+    return spec_of(sampler).fixed_scale
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

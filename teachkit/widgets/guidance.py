@@ -12,6 +12,7 @@ import traitlets as T
 from .. import viz
 from .cache import BoundedCache
 from .canvas import CanvasWidget, f16, u8_images
+from ..samplers import spec_of
 from .frames import ALIASES, default_samplers, model_device
 from .runner import Job, SampleRunner, run_sampler
 
@@ -61,7 +62,7 @@ class GuidanceSweep(CanvasWidget):
         shape = tuple(getattr(model, "sample_shape", (2,)))
         super().__init__(kind="sweep", is_2d=shape == (2,), nrow=int(n_per_class))
         self.model, self.schedule, self.steps, self.metric = model, schedule, int(steps), metric
-        samplers = samplers or default_samplers(model)
+        samplers = {name: spec_of(s, name) for name, s in (samplers or default_samplers(model)).items()}
         sampler = sampler if sampler in samplers else ALIASES.get(sampler, sampler)
         if sampler not in samplers:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(samplers)}")

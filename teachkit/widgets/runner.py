@@ -7,12 +7,13 @@ cancelled the moment an explicit request arrives. Python's `threading` does the 
 """
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
+
+from ..samplers import spec_of
 
 __all__ = ["Cancelled", "Job", "SampleRunner", "run_sampler"]
 
@@ -37,18 +38,21 @@ class Job:
             raise Cancelled(self.key)
 
 
-def run_sampler(fn: Callable, model, schedule, x_T, *, steps: int, on_step: Callable | None = None, **kwargs):
-    """Call a public sampler, calling `on_step(i, x, x0_hat)` after each step (x0_hat may be None).
+def run_sampler(sampler, model, schedule, x_T, *, steps: int, on_step: Callable | None = None, **kwargs):
+    """Call a sampler (a SamplerSpec or a plain function), calling `on_step(i, x, x0_hat)` after each step (x0_hat may be None).
 
-    Samplers with the protocol's `callback(step)` keyword report each step themselves. Older samplers
-    get a forward pre-hook on the model instead, which sees each step's input x_t (no x0_hat); it is
-    removed afterwards and only acts on the calling thread, so other users of the model are not affected.
+    The registry's samplers report each step through the protocol's `callback(step)`. A plain function
+    without that keyword gets a forward pre-hook on the model instead, which sees each step's input x_t
+    (no x0_hat); it is removed afterwards and only acts on the calling thread, so other users of the
+    model are not affected.
     """
+    spec = spec_of(sampler)
+    fn = spec.fn
     if on_step is None:
         return fn(model, schedule, x_T, steps=steps, **kwargs)
-    if "callback" in inspect.signature(fn).parameters:
+    if spec.takes_callback:
         return fn(model, schedule, x_T, steps=steps, callback=lambda s: on_step(s.i, s.x, s.x0_hat), **kwargs)
-    target = getattr(fn, "step_model", model)  # a distilled student's sampler runs its own network
+    target = model
     if not hasattr(target, "register_forward_pre_hook"):
         return fn(model, schedule, x_T, steps=steps, **kwargs)
     thread, batch, calls = threading.get_ident(), x_T.shape[0], [0]
