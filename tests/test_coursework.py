@@ -482,3 +482,18 @@ def test_the_instructions_name_the_environment():
     notes = (EXERCISES / "README.md").read_text()
     assert "make assign" in notes and ".venv/bin/python -m teachkit assign" in notes and "make grade" in notes
     assert ". .venv/bin/activate" in readme and "make assign" in readme, ROOT_README
+
+
+def test_students_grader_check_shows_the_teaching_message(assigned, tmp_path, monkeypatch):
+    import otter
+
+    out, written = assigned
+    student = written["ex01_forward_process"]["student"]
+    assert "reference_values" not in student.read_text(), "hidden tests must not ship in the handout"
+    monkeypatch.chdir(student.parent)
+    grader = otter.Notebook(student.name)
+    wrong = grader.check("alpha_bar", global_env={"alpha_bar_from_betas": lambda betas: 1.0 - betas})
+    text = repr(wrong)
+    assert "expected alpha_bar[1]=0.7200, got 0.8000; that is alpha_t = 1 - beta_t itself" in text
+    right = grader.check("alpha_bar", global_env={"alpha_bar_from_betas": lambda betas: torch.cumprod(1 - betas, 0)})
+    assert "passed" in repr(right).lower() and "failed" not in repr(right).lower()
