@@ -29,6 +29,8 @@ VAGUE = {
     r"a few minutes": (0.0, 600.0),
 }
 NUMBER = r"(?:about|around|roughly|~)\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|min|minutes)\b"
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10}
+UNDER = r"\bunder (\d+|one|two|three|four|five|ten) (seconds|minutes)\b"
 LESSON_WORDS = re.compile(r"\b(lesson|notebook|top to bottom)\b", re.I)
 OTHER_LESSON = re.compile(r"\blesson (\d\d)\b", re.I)
 EVERY_LESSON = re.compile(r"\b(every|each|all) (lesson|notebook)s?\b", re.I)
@@ -62,8 +64,11 @@ def time_claims(text: str) -> list[tuple[str, tuple[float, float]]]:
                 out.append((sentence.strip(), interval))
                 break
         else:
-            m = re.search(NUMBER, sentence, re.I)
-            if m:
+            m, under = re.search(NUMBER, sentence, re.I), re.search(UNDER, sentence, re.I)
+            if under:
+                n = float(WORDS.get(under.group(1).lower(), under.group(1)))
+                out.append((sentence.strip(), (0.0, n * (60.0 if under.group(2).startswith("min") else 1.0))))
+            elif m:
                 value = float(m.group(1)) * (60.0 if m.group(2).startswith("min") else 1.0)
                 out.append((sentence.strip(), (value / 1.5, value * 1.5)))
     return out
@@ -135,6 +140,8 @@ def test_the_checker_catches_a_slow_lesson_and_a_slow_training_cell():
     # times of things the lesson does not run are not checked
     assert time_claims("The benchmark took about 12 minutes.")[0][1] == (480.0, 1080.0)
     assert contradictions({"cells": [cell("markdown", "The benchmark took about 12 minutes.")]}, {}) == []
+    assert time_claims("Every lesson runs in under three minutes.")[0][1] == (0.0, 180.0)
+    assert contradictions({"cells": [cell("markdown", "Every lesson runs in under three minutes.")]}, {"a": 170.0, "b": 200.0})
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
