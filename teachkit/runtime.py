@@ -35,7 +35,11 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 def setup(seed: int = 0, device: str | torch.device | None = None, threads: int | None = None,
           verbose: bool = True) -> torch.device:
-    """Seed Python, NumPy and torch, pick a device, optionally cap CPU threads; prints what it found."""
+    """Seed Python, NumPy and torch, pick a device and the CPU thread count; prints what it found.
+
+    Threads: `threads`, else TEACHKIT_THREADS, else 1 on a CPU device (the stored lesson outputs use 1, and on a
+    shared 2-core machine 2 threads ran 1.3x to 7.7x slower than 1: benchmarks/results/threads.md).
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -49,6 +53,9 @@ def setup(seed: int = 0, device: str | torch.device | None = None, threads: int 
             raise ValueError(f"threads={threads!r} must be a positive integer (torch CPU threads; TEACHKIT_THREADS sets it too)")
         torch.set_num_threads(threads)
     dev = pick_device(device)
+    if threads is None and dev.type == "cpu":
+        threads = 1
+        torch.set_num_threads(1)
     if verbose:
         name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type.upper()
         print(f"teachkit: device={dev} ({name}), torch {torch.__version__}, seed={seed}")

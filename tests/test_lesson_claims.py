@@ -170,3 +170,22 @@ def test_show_grid_keeps_its_labels_visible():
     assert not any(s.get_visible() for s in ax.spines.values()) and list(ax.get_xticks()) == []
     with pytest.raises(ValueError, match="2 rows"):
         viz.show_grid(images, ax=ax, nrow=3, row_labels=["one"])
+
+
+def test_setup_defaults_to_one_thread_on_the_cpu_like_the_stored_outputs(monkeypatch):
+    """Issue 15, item 7: `make lab` ran lessons on 2 threads while the stored outputs and `make test` use 1."""
+    import teachkit
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("TEACHKIT_THREADS", raising=False)
+        torch.set_num_threads(2)
+        teachkit.setup(device="cpu", verbose=False)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("TEACHKIT_THREADS", "2")
+        teachkit.setup(device="cpu", verbose=False)
+        assert torch.get_num_threads() == 2
+        teachkit.setup(device="cpu", threads=1, verbose=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
