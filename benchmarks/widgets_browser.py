@@ -117,6 +117,8 @@ class Probe:
         if self.before:
             self.page.wait_for_timeout(1500)
             return
+        if prefetch:  # the prefetch of the new neighbours starts right after a trajectory is shown
+            self.page.wait_for_timeout(500)
         self.page.wait_for_function(
             "([i, pf]) => { const s = document.querySelectorAll('.tk-status')[i];"
             " return s && document.querySelectorAll('.tk-progress')[i].hidden && (!pf || s.dataset.prefetching === '0'); }",
@@ -135,6 +137,8 @@ def main(before_repo: Path | None, threads: int, repeats: int) -> dict:
         page.wait_for_function("([c, n]) => document.querySelectorAll(c).length >= n", arg=[probe.canvas, 2 if before else 3],
                                timeout=300_000)
         page.wait_for_timeout(3000)
+        if not before:  # the prefetching explorer's first neighbours must not compete with the measurements
+            probe.idle(2, prefetch=True)
         page.evaluate(PROBE_JS)
         out: dict = {}
         # 1. frame slider, 2-D explorer (index 0)

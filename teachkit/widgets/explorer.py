@@ -56,7 +56,7 @@ class TrajectoryExplorerBase(CanvasWidget):
     timesteps = T.List(T.Int()).tag(sync=True)
     title = T.Unicode("").tag(sync=True)
     traj_gen = T.Int(0).tag(sync=True)
-    play_fps = T.Int(0).tag(sync=True)  # 0: 30 frames/s up to 240 steps, else 60
+    play_fps = T.Int(0).tag(sync=True)  # 0: steps / 2 frames per second, at least 30 and at most 60
 
     def __init__(self, model, schedule, *, n: int, sample_shape: tuple[int, ...], sampler: str | None = None,
                  steps: int = 50, eta: float = 0.0, scale: float = 3.0, cls="mixed", seed: int = 0,
@@ -226,7 +226,7 @@ class TrajectoryExplorerBase(CanvasWidget):
         """Sample job.key; explicit jobs stream a frame every STREAM_EVERY_S and report progress."""
         if job.prefetch:
             return self.sample(job.key, on_step=lambda i, x, x0: job.check())
-        steps, last = job.key[1], [0.0]
+        steps, last = job.key[1], [0.0, 0.0]
 
         def on_step(i, x, x0_hat):
             job.check()  # a newer request cancels this one here
@@ -237,7 +237,9 @@ class TrajectoryExplorerBase(CanvasWidget):
                     if job.gen == self._gen:
                         self.emit({"type": "partial", "gen": job.gen, "i": i + 1, "steps": steps},
                                   self._encode_step(x, x0_hat))
-                        self.progress = (i + 1) / steps
+                        if now - last[1] >= 0.5:  # the bar follows the streamed steps; the trait only now and then
+                            last[1] = now
+                            self.progress = (i + 1) / steps
 
         return self.sample(job.key, on_step=on_step)
 

@@ -139,7 +139,7 @@ class GuidanceSweep(CanvasWidget):
             self.runner.submit(job)
 
     def _compute(self, job: Job):
-        start, last = time.perf_counter(), [0.0]
+        start, last = time.perf_counter(), [0.0, 0.0]
         if job.prefetch:
             return self._sample(job.key, on_step=lambda i, x, x0: job.check()), 0.0
 
@@ -152,7 +152,9 @@ class GuidanceSweep(CanvasWidget):
                     if job.gen == self._gen:
                         self.emit({"type": "partial", "gen": job.gen, "i": i + 1, "steps": self.steps},
                                   [self._encode(x if x0_hat is None else x0_hat)])
-                        self.progress = (i + 1) / self.steps
+                        if now - last[1] >= 0.5:  # the bar follows the streamed steps; the trait only now and then
+                            last[1] = now
+                            self.progress = (i + 1) / self.steps
 
         value = self._sample(job.key, on_step=on_step)
         return value, time.perf_counter() - start

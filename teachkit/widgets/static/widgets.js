@@ -449,13 +449,13 @@ function renderTrajectory(model, el) {
     if (!traj || live) return;
     if (k >= traj.S) show(0);
     clearTimeout(frameTimer);  // the kernel hears where Play stopped, once, not the frames on the way
-    const fps = model.get("play_fps") || (traj.S <= 240 ? 30 : 60), period = 1000 / fps;
-    let last = performance.now();
+    // frame n is due at t0 + n / fps; each animation frame draws the next one once it is due (never skips one)
+    const fps = model.get("play_fps") || Math.max(30, Math.min(60, traj.S / 2)), period = 1000 / fps;
+    const t0 = performance.now(), first = k;
     play.textContent = "\u23F8 pause";
     play.setAttribute("aria-pressed", "true");
     const tick = (now) => {
-      if (now - last >= period - 4) {
-        last = now;
+      if (now - t0 >= (k - first + 1) * period - 2) {
         frame.set(k + 1);
         show(k + 1);
         if (k >= traj.S) { stopPlay(); syncFrame(k); return; }
@@ -485,6 +485,8 @@ function renderTrajectory(model, el) {
       live = { gen: msg.gen, path: is2d ? [start] : [] };
     }
     Object.assign(live, { i: msg.i, steps: msg.steps, x, x0 });
+    const bar = root.querySelector(".tk-progress");
+    if (bar) bar.value = msg.i / msg.steps;
     if (is2d) live.path.push(x);
     show();
   });
