@@ -110,17 +110,6 @@ def test_sampler_fuzz_covered_every_outcome():
 WIDGET_CHANGES: collections.Counter = collections.Counter()
 
 
-def _control_value(data, control):
-    if hasattr(control, "options"):
-        options = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        return data.draw(st.sampled_from(options))
-    if isinstance(control.value, bool):
-        return data.draw(st.booleans())
-    if isinstance(control.value, int):
-        return data.draw(st.integers(control.min, control.max))
-    return data.draw(st.floats(control.min, control.max))
-
-
 def _explorer(which: str):
     from teachkit.widgets import ScheduleExplorer, TrajectoryExplorer2D
     from tests.widget_models import toy_2d
@@ -128,10 +117,25 @@ def _explorer(which: str):
     if which == "schedule":
         return ScheduleExplorer()
     model, schedule = toy_2d()
-    return TrajectoryExplorer2D(model, schedule, n=16, steps=5, live=False)
+    return TrajectoryExplorer2D(model, schedule, n=16, steps=5, prefetch=False)
 
 
-CONTROLS = {"trajectory": ("sampler", "steps", "eta", "scale", "cls", "frame"), "schedule": ("schedule", "t")}
+# each control's values, drawn from the widget's own menus and ranges (steps capped at 60: 1,000-step reruns
+# would make the fuzzer slower, not stronger); drawn without reading the widget's state, so a sequence replays
+CONTROLS = {
+    "trajectory": {
+        "sampler": lambda w: st.sampled_from(list(w.sampler_options)),
+        "steps": lambda w: st.sampled_from([s for s in w.steps_ladder if s <= 60]),
+        "eta": lambda w: st.floats(0.0, 1.0),
+        "scale": lambda w: st.floats(0.0, 30.0),
+        "cls": lambda w: st.sampled_from([o[1] for o in w.cls_options]),
+        "frame": lambda w: st.integers(0, 60),
+    },
+    "schedule": {
+        "schedule": lambda w: st.sampled_from(list(w.schedule_names)),
+        "t": lambda w: st.integers(0, w.T_max - 1),
+    },
+}
 
 
 @settings(max_examples=WIDGET_SEQUENCES, deadline=None, derandomize=True, database=None,
@@ -140,23 +144,22 @@ CONTROLS = {"trajectory": ("sampler", "steps", "eta", "scale", "cls", "frame"), 
 def test_widget_controls_fuzz(data):
     which = data.draw(st.sampled_from(sorted(CONTROLS)))
     widget = _explorer(which)  # a fresh one per sequence, so a failing sequence replays exactly
-    names = [n for n in CONTROLS[which] if getattr(widget, n, None) is not None]
-    for _ in range(data.draw(st.integers(1, 8))):
-        name = data.draw(st.sampled_from(names))
-        control = getattr(widget, name)
-        if name == "steps":  # the slider reaches T; 1,000-step reruns would make the fuzzer slow, not stronger
-            value = data.draw(st.integers(control.min, min(control.max, 60)))
-        else:
-            value = _control_value(data, control)
-        control.value = value
-        WIDGET_CHANGES[which] += 1
-        bar = getattr(widget, "bar", None)
-        if bar is not None:
-            assert bar.last_error is None, f"{name}={value!r}: {bar.error.value}"
-        view = getattr(widget, "view", None)
-        if view is not None and hasattr(view, "particles"):
-            assert np.isfinite(view.particles.get_offsets()).all(), f"{name}={value!r}"
-    getattr(widget, "close", lambda: None)()
+    try:
+        for _ in range(data.draw(st.integers(1, 8))):
+            name = data.draw(st.sampled_from(sorted(CONTROLS[which])))
+            value = data.draw(CONTROLS[which][name](widget))
+            if name == "frame":
+                value = min(value, widget.shape[0] - 1)  # the frame slider ends at the trajectory's last frame
+            setattr(widget, name, value)
+            if hasattr(widget, "wait"):
+                assert widget.wait()
+            WIDGET_CHANGES[which] += 1
+            assert widget.last_error is None and widget.error == "", f"{name}={value!r}: {widget.error}"
+            if which == "trajectory":
+                xs = np.frombuffer(widget.xs, dtype="<f2")
+                assert xs.size and np.isfinite(xs).all(), f"{name}={value!r}"
+    finally:
+        widget.close()
 
 
 def test_widget_fuzz_ran():
