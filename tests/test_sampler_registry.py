@@ -270,3 +270,21 @@ def test_spec_of():
     assert mine.name == "mine" and mine.takes_eta and not mine.takes_callback
     with pytest.raises(TypeError, match="a sampler is a teachkit.SAMPLERS entry or a callable"):
         spec_of(3)
+
+
+def test_zero_terminal_snr_refuses_eps_and_takes_v():
+    # the error's advice ("use a v-prediction model") is now true: a v-model samples from alpha_bar_T = 0
+    from teachkit.schedules import rescale_zero_terminal_snr
+
+    zero_snr = rescale_zero_terminal_snr(linear_schedule())
+
+    class ZeroV(torch.nn.Module):
+        prediction = "v"
+
+        def forward(self, x, t, y=None):
+            return torch.zeros_like(x)
+
+    with pytest.raises(ValueError, match="use a v-prediction model"):
+        teachkit.ddim_sample(GaussianMixtureEps(zero_snr), zero_snr, X_T, 10)
+    tr = teachkit.ddim_sample(ZeroV(), zero_snr, X_T, 10)
+    assert torch.isfinite(tr.sample).all() and tr.timesteps[0] == 999
