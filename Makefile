@@ -83,6 +83,11 @@ SUBMISSIONS ?= submissions
 grade: install
 	$(BIN)/python -m teachkit grade $(SUBMISSIONS) --autograder coursework/autograder --out grades.csv
 
+## The lessons as a static website in build/site (open build/site/index.html); the lessons with explorers run
+## once for the explorers' players, kept in build/site-players until their code or teachkit changes
+site: install
+	TEACHKIT_THREADS=1 $(BIN)/python -m teachkit.website --out build/site --cache build/site-players
+
 bench: install
 	$(BIN)/python -m teachkit bench
 
