@@ -303,7 +303,9 @@ function renderTrajectory(model, el) {
   function drawPaths(ctx, frames, nFrames, n) {
     const m = Math.min(model.get("max_paths"), n);
     const { toPx, toPy } = bg;
-    ctx.strokeStyle = "rgba(77, 77, 153, 0.18)";
+    // fainter for long trajectories (DDPM's 1000 noisy steps would hide the data beneath them)
+    const alpha = 0.18 * Math.min(1, Math.sqrt(50 / Math.max(1, nFrames - 1)));
+    ctx.strokeStyle = `rgba(77, 77, 153, ${alpha.toFixed(3)})`;
     ctx.lineWidth = 0.7;
     ctx.beginPath();
     for (let p = 0; p < m; p++) {
@@ -735,7 +737,8 @@ function renderSweep(model, el) {
     draw();
   });
   load();
-  const fit = fitCanvas(canvas, root, is2d ? 440 : 520, aspect, draw);
+  // a grid of digits at most 600 px tall (ten rows of classes would otherwise need scrolling)
+  const fit = fitCanvas(canvas, root, is2d ? 440 : Math.min(520, Math.floor(600 / aspect(520))), aspect, draw);
   model.send({ type: "ready" });
   return () => fit.disconnect();
 }
