@@ -497,3 +497,17 @@ def test_students_grader_check_shows_the_teaching_message(assigned, tmp_path, mo
     assert "expected alpha_bar[1]=0.7200, got 0.8000; that is alpha_t = 1 - beta_t itself" in text
     right = grader.check("alpha_bar", global_env={"alpha_bar_from_betas": lambda betas: torch.cumprod(1 - betas, 0)})
     assert "passed" in repr(right).lower() and "failed" not in repr(right).lower()
+
+
+def test_assign_leaves_jupyters_kernel_transport_as_it_was():
+    # found by a fresh-clone CI: after assign ran in-process, every later nbclient kernel (the site build, the
+    # widgets' static-figure test) used IPC sockets relative to another folder and never answered
+    from jupyter_client.manager import KernelManager
+
+    from teachkit.coursework.kernels import ipc_kernels
+
+    trait = KernelManager.class_traits()["transport"]
+    before = trait.default_value
+    with ipc_kernels():
+        assert trait.default_value == "ipc"
+    assert trait.default_value == before == "tcp"

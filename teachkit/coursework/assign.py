@@ -51,7 +51,7 @@ def assign(out: Path, sources: list[Path] | None = None, *, run_tests: bool = Tr
     """
     from otter.assign import main as otter_assign
 
-    from .kernels import use_ipc_kernels
+    from .kernels import ipc_kernels
 
     sources = [Path(p).resolve() for p in sources] if sources else exercise_notebooks()
     out = Path(out).resolve()
@@ -62,31 +62,36 @@ def assign(out: Path, sources: list[Path] | None = None, *, run_tests: bool = Tr
             raise ValueError(f"--out {out} is inside the instructor notebooks' folder {src.parent}; write the "
                              "handouts elsewhere (nbval would collect the solved copies there as lessons)")
         _check_master(src)
-    use_ipc_kernels()
     written = {}
-    for src in sources:
-        name = src.stem
-        with tempfile.TemporaryDirectory(prefix=f"teachkit-assign-{name}-") as tmp:
-            buffer = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-                    otter_assign(str(src), str(Path(tmp) / "dist"), no_pdfs=True, no_run_tests=not run_tests)
-            except Exception as err:  # otter's messages name the failing question; keep them
-                raise ValueError(f"otter assign failed on {src.name}: {type(err).__name__}: {err}\n"
-                                 f"{buffer.getvalue()[-2000:]}") from err
-            dist = Path(tmp) / "dist"
-            zips = sorted((dist / "autograder").glob(f"{name}-autograder_*.zip"))
-            paths = {"student": out / "student" / f"{name}.ipynb", "autograder": out / "autograder" / f"{name}.zip",
-                     "solutions": out / "solutions" / f"{name}.ipynb"}
-            for p in paths.values():
-                p.parent.mkdir(parents=True, exist_ok=True)
-            student = (dist / "student" / f"{name}.ipynb").read_text()
-            if install_url:
-                student = student.replace(json.dumps(PLACEHOLDER_URL)[1:-1], json.dumps(install_url)[1:-1])
-            paths["student"].write_text(student)
-            shutil.copyfile(zips[-1], paths["autograder"])
-            shutil.copyfile(dist / "autograder" / f"{name}.ipynb", paths["solutions"])
-        written[name] = paths
-        log(f"{name}: {paths['student'].relative_to(out)}, {paths['autograder'].relative_to(out)}"
-            + (" (otter ran every test on the solutions: passed)" if run_tests else ""))
+    with ipc_kernels():
+        for src in sources:
+            written[src.stem] = _assign_one(src, out, run_tests, install_url, log, otter_assign)
     return written
+
+
+def _assign_one(src: Path, out: Path, run_tests: bool, install_url: str | None, log, otter_assign) -> dict[str, Path]:
+    """otter assign for one master notebook (inside ipc_kernels); returns what it wrote."""
+    name = src.stem
+    with tempfile.TemporaryDirectory(prefix=f"teachkit-assign-{name}-") as tmp:
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                otter_assign(str(src), str(Path(tmp) / "dist"), no_pdfs=True, no_run_tests=not run_tests)
+        except Exception as err:  # otter's messages name the failing question; keep them
+            raise ValueError(f"otter assign failed on {src.name}: {type(err).__name__}: {err}\n"
+                             f"{buffer.getvalue()[-2000:]}") from err
+        dist = Path(tmp) / "dist"
+        zips = sorted((dist / "autograder").glob(f"{name}-autograder_*.zip"))
+        paths = {"student": out / "student" / f"{name}.ipynb", "autograder": out / "autograder" / f"{name}.zip",
+                 "solutions": out / "solutions" / f"{name}.ipynb"}
+        for p in paths.values():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        student = (dist / "student" / f"{name}.ipynb").read_text()
+        if install_url:
+            student = student.replace(json.dumps(PLACEHOLDER_URL)[1:-1], json.dumps(install_url)[1:-1])
+        paths["student"].write_text(student)
+        shutil.copyfile(zips[-1], paths["autograder"])
+        shutil.copyfile(dist / "autograder" / f"{name}.ipynb", paths["solutions"])
+    log(f"{name}: {paths['student'].relative_to(out)}, {paths['autograder'].relative_to(out)}"
+        + (" (otter ran every test on the solutions: passed)" if run_tests else ""))
+    return paths
