@@ -97,7 +97,7 @@ def evaluate_sampler(model, schedule, info: dict, sampler: str | None, steps: in
     """Quality of one (sampler, steps, scale) on a shipped model: toy metrics vs fresh moons, or MNIST accuracy / cFID."""
     import torch
 
-    from teachkit.toy2d import toy, toy_class_log_prob, toy_log_prob
+    from teachkit.datasets import toy, toy_class_log_prob, toy_log_prob
     from teachkit.metrics import mnist_report, toy_report
 
     spec, steps, kw = _choose(model, sampler, steps, scale)

@@ -8,7 +8,7 @@ import torch
 
 from teachkit import datasets
 from teachkit.datasets import TOYS, mnist, mnist_tensors, toy, toy_density, toy_log_prob, toy_num_classes
-from teachkit.idx import read_idx, write_idx
+from teachkit.datasets import read_idx, write_idx
 
 
 @pytest.mark.parametrize("name", TOYS)

@@ -9,7 +9,7 @@ from teachkit.__main__ import main
 from teachkit.metrics import sliced_wasserstein
 from teachkit.samplers import SAMPLERS, distilled_sample
 from teachkit.samplers.distilled import grid_timesteps
-from teachkit.toy2d import toy
+from teachkit.datasets import toy
 
 torch.set_num_threads(1)
 

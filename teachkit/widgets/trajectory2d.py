@@ -16,7 +16,7 @@ class TrajectoryExplorer2D(TrajectoryExplorerBase):
     """Explore how a 2-D model's samples travel x_T -> x_0 as the sampler, steps, eta, scale and class change.
 
     `data` (an (N, 2) array/tensor) is drawn in grey for reference, `density` (X, Y, p) as a shaded
-    background (e.g. `teachkit.toy2d.toy_density(name)`); `n` particles share one fixed x_T.
+    background (e.g. `teachkit.datasets.toy_density(name)`); `n` particles share one fixed x_T.
 
     Defaults: n=1000 particles, DDIM 50 steps, scale 3, mixed classes, the first 64 paths drawn; the
     kernel's torch threads as set (teachkit.setup / TEACHKIT_THREADS). The browser draws every frame,

@@ -1,4 +1,4 @@
-"""Datasets: 2-D toy distributions with labels (see toy2d.py) and real MNIST digits (LeCun, Cortes, Burges)."""
+"""Real MNIST digits (LeCun, Cortes, Burges): the shipped 4,500 / 500 subset, checked by sha256, or full IDX files; numpy does the rest."""
 from __future__ import annotations
 
 import hashlib
@@ -8,11 +8,9 @@ import numpy as np
 import torch
 
 from teachkit import resources
-from teachkit.idx import read_idx
-from teachkit.toy2d import TOYS, toy, toy_class_log_prob, toy_density, toy_extent, toy_log_prob, toy_num_classes
+from teachkit.datasets.idx import read_idx
 
-__all__ = ["mnist", "mnist_tensors", "data_dir", "sha256_file", "MNIST_SHA256", "SPLITS", "TOYS", "toy",
-           "toy_num_classes", "toy_log_prob", "toy_class_log_prob", "toy_density", "toy_extent"]
+__all__ = ["mnist", "mnist_tensors", "data_dir", "sha256_file", "MNIST_SHA256", "SPLITS"]
 
 SPLITS = ("train", "test")
 
