@@ -100,27 +100,52 @@ def _read_record(path: Path) -> dict:
     return record
 
 
-def _matching_pair(st_path: Path, json_path: Path) -> tuple[bytes, dict]:
-    """The weights' bytes and the record naming their sha256 (NAME.json, or NAME.json.pending after a killed save)."""
-    for attempt in range(3):
+def _stamp(*paths: Path) -> tuple:
+    """(inode, size, mtime_ns) of each path that exists: changes whenever a writer replaces one of them."""
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
+
+
+def _matching_pair(st_path: Path, json_path: Path, settle: float = 10.0) -> tuple[bytes, dict]:
+    """The weights' bytes and the record naming their sha256 (NAME.json, or NAME.json.pending after a killed save).
+
+    Readers take no lock: a pair that changed while it was read (another process saving this checkpoint) is read
+    again, for up to `settle` seconds; a mismatch between files that stayed the same is an edit, reported at once.
+    """
+    lock = Path(str(st_path.with_suffix("")) + ".lock")
+    deadline, lock_waits = time.monotonic() + settle, 0
+    while True:
         if not json_path.exists() and not _pending(json_path).exists():
             raise FileNotFoundError(f"checkpoint file {json_path} is missing (a checkpoint is a .safetensors + .json pair)")
         if not st_path.exists():
             raise FileNotFoundError(f"checkpoint file {st_path} is missing (a checkpoint is a .safetensors + .json pair)")
-        weights = st_path.read_bytes()
+        before = _stamp(st_path, json_path, _pending(json_path))
+        try:
+            weights = st_path.read_bytes()
+            info = _read_record(json_path) if json_path.exists() else {}
+            candidate = _read_record(_pending(json_path)) if _pending(json_path).exists() else {}
+        except (FileNotFoundError, ValueError):
+            if _stamp(st_path, json_path, _pending(json_path)) != before and time.monotonic() < deadline:
+                continue  # a file was replaced under us mid-read
+            raise
         digest = sha256_bytes(weights)
-        info = _read_record(json_path) if json_path.exists() else {}
         if info.get("weights_sha256") == digest:
             return weights, info
-        pending = _pending(json_path)
-        if pending.exists():
-            # a save was stopped after replacing the weights and before committing their record
-            candidate = _read_record(pending)
-            if candidate.get("weights_sha256") == digest:
-                return weights, candidate
-        if not Path(str(st_path.with_suffix("")) + ".lock").exists():
+        # a save was stopped (or is running) after replacing the weights and before committing their record
+        if candidate.get("weights_sha256") == digest:
+            return weights, candidate
+        changed = _stamp(st_path, json_path, _pending(json_path)) != before
+        # a lock with nothing changing may be a writer still writing its temp file, or one killed long ago: wait 1 s
+        lock_waits = 0 if changed else lock_waits + 1
+        if not (changed or (lock.exists() and lock_waits <= 20)) or time.monotonic() >= deadline:
             break
-        time.sleep(0.2)  # another process is saving this checkpoint right now: read again once it committed
+        time.sleep(0.05)  # another process is saving this checkpoint right now: read again once it committed
     raise ValueError(
         f"{st_path} does not match the sha256 recorded in {json_path.name} "
         f"(recorded {str(info.get('weights_sha256'))[:12]}..., file {digest[:12]}...): the weights were modified "
