@@ -6,9 +6,9 @@ from typing import Callable
 
 import torch
 
-from ..models.exact import GaussianMixtureEps
-from ..samplers import dpm_solver_sample
-from ..schedules import linear_schedule, timesteps
+from ...models.exact import GaussianMixtureEps
+from ...samplers import dpm_solver_sample
+from ...schedules import linear_schedule, timesteps
 from ._core import _call, _fail, _same
 from .ddim import LIBRARY_SAMPLERS
 

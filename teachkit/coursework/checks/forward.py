@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..schedules import NoiseSchedule, cosine_schedule, linear_schedule
+from ...schedules import NoiseSchedule, cosine_schedule, linear_schedule
 from ._core import _call, _fail, _same
 
 __all__ = ["check_alpha_bar", "check_q_sample", "REFERENCES"]

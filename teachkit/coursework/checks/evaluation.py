@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_stats
+from ...metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_stats
 from ._core import _call, reference_copy, substituted
 
 __all__ = ["check_frechet_distance", "check_frechet_from_features", "REFERENCES"]

@@ -6,10 +6,10 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..models.exact import GaussianMixtureEps
-from ..samplers import ddim_sample, ddim_step
-from ..samplers import SAMPLERS
-from ..schedules import linear_schedule, timesteps
+from ...models.exact import GaussianMixtureEps
+from ...samplers import ddim_sample, ddim_step
+from ...samplers import SAMPLERS
+from ...schedules import linear_schedule, timesteps
 from ._core import Recorder, _call, _fail, _same, reference_copy, substituted
 
 __all__ = ["check_ddim_step", "check_ddim_loop", "REFERENCES"]

@@ -6,7 +6,7 @@ sqrt(1 - alpha_bar_prev)?"), and prints one ``ok`` line when everything matches.
 grading (otter-grader, see teachkit.coursework) call the same functions. While the student's
 function runs, teachkit's own implementation of the asked-for function is refused (see _core).
 """
-from ..models.exact import GaussianMixtureEps
+from ...models.exact import GaussianMixtureEps
 from ._core import Recorder, reference_copy, refusing, substituted
 from .ddim import check_ddim_loop, check_ddim_step
 from .ddpm import check_ddpm_step, check_posterior_mean

@@ -6,12 +6,12 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..guidance import cfg_combine, guided_eps
-from ..models.exact import GaussianMixtureEps
-from ..samplers import ddim_sample
-from ..samplers import SAMPLERS
-from ..schedules import linear_schedule
-from ..training import drop_labels
+from ...guidance import cfg_combine, guided_eps
+from ...models.exact import GaussianMixtureEps
+from ...samplers import ddim_sample
+from ...samplers import SAMPLERS
+from ...schedules import linear_schedule
+from ...training import drop_labels
 from ._core import Recorder, _call, _fail, _same, reference_copy, substituted
 
 __all__ = ["check_cfg_combine", "check_guided_sampler", "check_drop_labels", "REFERENCES"]

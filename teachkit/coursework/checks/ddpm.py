@@ -6,8 +6,8 @@ from typing import Callable
 
 import torch
 
-from ..samplers import ddpm_step
-from ..schedules import linear_schedule
+from ...samplers import ddpm_step
+from ...schedules import linear_schedule
 from ._core import _call, _fail, _same, reference_copy, substituted
 from .ddim import LIBRARY_SAMPLERS
 
