@@ -1,6 +1,8 @@
 """The lessons' figures show what their text reads off them (issue 15 item 7): Pareto points coloured by
 sampler with non-overlapping labels, grid rows labelled, and the lesson cells that draw them."""
 import itertools
+import json
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -13,6 +15,8 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from teachkit import viz  # noqa: E402
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 # lesson 06's MNIST runs (sampler, NFE, saturation) as its stored table printed them: the crowded case
@@ -89,3 +93,13 @@ def test_show_grid_row_labels_are_visible():
     with pytest.raises(ValueError, match="row_labels has 1 labels for a grid of 2 rows"):
         viz.show_grid(torch.zeros(20, 1, 28, 28), nrow=10, row_labels=["only one"])
     plt.close("all")
+
+
+def test_lesson00_map_lists_every_exercise():
+    """Lesson 00's exercise table names every exercise in notebooks/exercises/ (it once stopped at ex03)."""
+    start = json.loads((NOTEBOOKS / "00_start_here.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")
+    exercises = sorted(p.stem for p in (NOTEBOOKS / "exercises").glob("ex*.ipynb"))
+    assert len(exercises) >= 7
+    missing = [e for e in exercises if f"| `{e}` |" not in text]
+    assert not missing, f"add {missing} to lesson 00's exercise table"
