@@ -308,7 +308,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    from teachkit.notebook_tools import main as notebooks_main
+    from teachkit.lesson_runner import main as notebooks_main
 
     return notebooks_main(args.rest)
 

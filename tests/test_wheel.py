@@ -145,7 +145,7 @@ def test_installed_wheel_loads_every_model_outside_the_repository(venv, tmp_path
 
 
 def test_installed_wheel_says_where_the_lessons_are(venv, tmp_path):
-    proc = _run_isolated(venv, "from teachkit.notebook_tools import find_notebooks; find_notebooks()", tmp_path)
+    proc = _run_isolated(venv, "from teachkit.lesson_runner import find_notebooks; find_notebooks()", tmp_path)
     assert proc.returncode != 0
     assert "only a checkout of the repository has" in proc.stderr
 
