@@ -103,3 +103,32 @@ def test_lesson00_map_lists_every_exercise():
     assert len(exercises) >= 7
     missing = [e for e in exercises if f"| `{e}` |" not in text]
     assert not missing, f"add {missing} to lesson 00's exercise table"
+
+
+def _code(nb: str) -> list[str]:
+    cells = json.loads((NOTEBOOKS / nb).read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+def test_lesson05_digit_grid_labels_its_rows_by_scale():
+    """05's digits-by-scale grid had no row labels (show_grid once hid the set_ylabel calls)."""
+    cells = [s for s in _code("05_classifier_free_guidance.ipynb") if "grid_scales" in s and "show_grid" in s]
+    assert cells, "lesson 05's digits-by-scale grid cell is gone"
+    assert all('row_labels=[f"scale {s:g}"' in s for s in cells)
+
+
+LONG_CELLS = [  # (lesson, what shows the bar): cells a student would otherwise watch for a minute with only [*]
+    ("05_classifier_free_guidance.ipynb", "tqdm(SCALES"),
+]
+
+
+@pytest.mark.parametrize("nb, call", LONG_CELLS, ids=[nb[:2] for nb, _ in LONG_CELLS])
+def test_long_lesson_cells_show_progress(nb, call):
+    assert any(call in s for s in _code(nb))
+    # and the stored run shows the bar as a widget (or stderr), never in a cell whose output nbval checks
+    cells = json.loads((NOTEBOOKS / nb).read_text())["cells"]
+    for c in cells:
+        if c["cell_type"] == "code" and call in "".join(c["source"]):
+            assert not "".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT")
+            kinds = {o["output_type"] for o in c["outputs"]}
+            assert kinds & {"display_data", "stream"}, "re-execute the lesson: no progress bar stored"
