@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from teachkit.labels import check_labels as _check_labels
+
 __all__ = ["cfg_combine", "guided_eps", "guidance_passes", "check_labels"]
 
 
@@ -24,30 +26,9 @@ def guidance_passes(y, scale: float) -> int:
 
 
 def check_labels(model: torch.nn.Module, y, batch: int, device: torch.device) -> torch.Tensor | None:
-    """Validate labels against the model and return them as a LongTensor (B,) on `device` (an int is broadcast)."""
-    if y is None:
-        return None
-    num_classes = getattr(model, "num_classes", None)
-    if not num_classes:
-        raise ValueError(
-            f"y was given but {type(model).__name__} has no num_classes: it is unconditional, "
-            "so sample it with y=None (and guidance_scale=1.0)"
-        )
-    if isinstance(y, bool) or not isinstance(y, (int, torch.Tensor)):
-        raise TypeError(f"y must be an int or a LongTensor of shape (B,), got {type(y).__name__}")
-    if isinstance(y, int):
-        y = torch.full((batch,), y, dtype=torch.long)
-    if y.dtype.is_floating_point or y.is_complex() or y.dtype == torch.bool:
-        raise TypeError(f"y must hold integer class labels (e.g. torch.long), got dtype {y.dtype}; use y.long()")
-    if y.shape != (batch,):
-        raise ValueError(f"y must have shape ({batch},) to match x_T, got {tuple(y.shape)}")
-    null_label = getattr(model, "null_label", num_classes)
-    lo, hi = int(y.min()), int(y.max())  # one check before sampling, never inside the loop
-    if lo < 0 or hi > null_label:
-        raise ValueError(
-            f"labels must lie in 0 .. {num_classes - 1} (or {null_label}, the null label); got [{lo}, {hi}]"
-        )
-    return y.to(device=device, dtype=torch.long)
+    """Validate labels against the model and return them as a LongTensor (B,) on `device` (an int is broadcast; teachkit.labels)."""
+    return _check_labels(y, getattr(model, "num_classes", None), batch, device=device, owner=type(model).__name__,
+                         fix="sample it with y=None (and guidance_scale=1.0)", match="x_T")
 
 
 def guided_eps(model, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, scale: float = 1.0, *,

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from teachkit.labels import check_labels
 from teachkit.atomic import check_writable, file_lock
 from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
@@ -91,16 +92,8 @@ def _check_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> No
         raise ValueError(f"training data x contains NaN or inf in {rows.numel()} of {x.shape[0]} rows "
                          f"(first: row {int(rows[0])}); every loss would be NaN. Drop or fix those rows, e.g. "
                          "x = x[torch.isfinite(x).flatten(1).all(1)]")
-    num_classes = getattr(model, "num_classes", None)
-    if y is not None:
-        if num_classes is None:
-            raise ValueError("labels y were given but the model is unconditional (num_classes=None)")
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"labels y must be a torch.Tensor of integer labels, got {type(y).__name__}")
-        if y.shape != (x.shape[0],) or y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
-            raise ValueError(f"labels must be an integer tensor of shape ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
-        if int(y.min()) < 0 or int(y.max()) >= num_classes:
-            raise ValueError(f"labels must lie in 0 .. {num_classes - 1}, got [{int(y.min())}, {int(y.max())}]")
+    check_labels(y, getattr(model, "num_classes", None), x.shape[0], null_ok=False, owner=f"the {type(model).__name__}",
+                 fix="train it with y=None, or build it with num_classes", match="x")
 
 
 def _positive_int(name: str, value, minimum: int = 1) -> None:

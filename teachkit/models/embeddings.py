@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from teachkit.labels import check_labels
+
 __all__ = ["sinusoidal_embedding", "TimestepEmbedding", "LabelEmbedding", "check_t", "check_continuous_t", "check_y",
            "embed_time"]
 
@@ -110,26 +112,8 @@ def embed_time(x_t: torch.Tensor, t, time_scale: float | None) -> torch.Tensor:
 
 
 def check_y(x_t: torch.Tensor, y: torch.Tensor | int | None, num_classes: int | None) -> torch.Tensor | None:
-    """Validate class labels y (B,) for a model with num_classes (None = unconditional); None -> null labels."""
-    B = x_t.shape[0]
-    if num_classes is None:
-        if y is not None:
-            raise ValueError("this model is unconditional (num_classes=None): call it with y=None")
-        return None
-    if y is None:
+    """Validate class labels y (B,) for a model with num_classes (None = unconditional); None -> null labels (teachkit.labels)."""
+    if y is None and num_classes is not None:
         # no condition: every row gets the null label (what label dropout trains)
-        return torch.full((B,), num_classes, dtype=torch.long, device=x_t.device)
-    if isinstance(y, int) and not isinstance(y, bool):
-        y = torch.full((B,), y, dtype=torch.long, device=x_t.device)
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"y must be a LongTensor of class labels with shape (B,), or None; got {type(y).__name__}")
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}; use y.long()")
-    if y.shape != (B,):
-        raise ValueError(f"y must have shape (B,) = ({B},) to match x_t, got {tuple(y.shape)}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) > num_classes):
-        raise ValueError(
-            f"labels must lie in 0 .. {num_classes - 1}, or be the null label {num_classes} for 'no condition'; "
-            f"got range [{int(y.min())}, {int(y.max())}]"
-        )
-    return y.to(device=x_t.device, dtype=torch.long)
+        return torch.full((x_t.shape[0],), num_classes, dtype=torch.long, device=x_t.device)
+    return check_labels(y, num_classes, x_t.shape[0], device=x_t.device)
