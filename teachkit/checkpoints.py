@@ -21,6 +21,7 @@ from torch import nn
 from teachkit.atomic import atomic_write_bytes, atomic_write_text, file_lock, fsync_dir, sweep_temp_files
 from teachkit.datasets import data_dir
 from teachkit.models import MODEL_CLASSES
+from teachkit.recipes import RECIPES
 from teachkit.records import check_record, schedule_from_spec, schedule_spec, seal_record, sha256_bytes
 from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
@@ -28,8 +29,8 @@ from teachkit.schedules import NoiseSchedule
 __all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "available_pretrained", "PRETRAINED",
            "schedule_spec", "schedule_from_spec", "checkpoint_dir", "seal_record", "update_quality", "reseal_checkpoint"]
 
-PRETRAINED = ("toy-2d-cfg", "mnist-cfg", "mnist-classifier", "toy-2d-distilled", "mnist-distilled", "toy-2d-flow",
-              "mnist-flow")
+# the shipped models' names: the one registry's keys (teachkit.recipes.RECIPES), in its order
+PRETRAINED = tuple(RECIPES)
 
 
 def checkpoint_dir() -> Path:
@@ -223,7 +224,7 @@ def available_pretrained() -> list[str]:
     return [n for n in PRETRAINED if (checkpoint_dir() / f"{n}.json").exists()]
 
 
-# what a recipe kind's model predicts (teachkit.recipes.RECIPES[name]["kind"])
+# what a recipe kind's model predicts (teachkit.recipes.RECIPES[name].kind)
 _KIND_PREDICTION = {"eps": "eps", "distilled": "v", "flow": "velocity"}
 
 
@@ -241,9 +242,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> tuple[nn.M
     if info.get("name") != name:
         raise ValueError(f"{path}.json is the record of {info.get('name')!r}, not of {name!r}: the files were "
                          f"renamed or copied over; {restore}")
-    from teachkit.recipes import RECIPES
-
-    kind = RECIPES.get(name, {}).get("kind")
+    kind = RECIPES[name].kind
     want = _KIND_PREDICTION.get(kind)
     if want is not None and info.get("prediction", "eps") != want:
         raise ValueError(f"{name} is a {kind!r} model, whose prediction is {want!r}, but its record says "

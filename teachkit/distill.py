@@ -11,7 +11,6 @@ One student serves 1, 2, 4 and 8 steps (teachkit.samplers.distilled_sample). The
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Callable
 
@@ -20,11 +19,12 @@ from torch import nn
 
 from teachkit.guidance import guided_eps
 from teachkit.models import MODEL_CLASSES
-from teachkit.runtime import pick_device
+from teachkit.runtime import pick_device, seeded
 from teachkit.samplers.ddim import ddim_step
 from teachkit.samplers.distilled import STUDENT_PREDICTION, student_x0
 from teachkit.schedules import NoiseSchedule, timesteps
-from teachkit.training import TrainResult, _check_data, check_hyperparameters, fit
+from teachkit.train_config import TrainConfig, config_for
+from teachkit.training import TrainResult, _check_data, fit
 
 __all__ = ["distill", "make_student", "distillation_grid", "consistency_distillation_loss"]
 
@@ -88,58 +88,38 @@ def consistency_distillation_loss(student: nn.Module, target: nn.Module, teacher
 
 
 def distill(teacher: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.Tensor | None = None, *,
-            student: nn.Module | None = None, guidance_scale: float = 1.0, intervals: int = 40, steps: int = 2000, batch_size: int = 256,
-            lr: float = 1e-4, target_decay: float = 0.95, p_uncond: float = 0.1, grad_clip: float | None = 1.0,
-            warmup: int = 100, lr_decay: str = "cosine", seed: int = 0, device: str | torch.device | None = None,
-            progress: bool = True, callback: Callable | None = None, callback_every: int = 100,
-            checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False) -> TrainResult:
+            student: nn.Module | None = None, config: TrainConfig | None = None, progress: bool = True,
+            callback: Callable | None = None, callback_every: int = 100, checkpoint_dir: str | Path | None = None,
+            resume: bool = False, **settings) -> TrainResult:
     """Consistency distillation (Song et al. 2023, Alg. 2); returns TrainResult(ema_model=the target student to sample, model=the online one).
 
     `student` is the network to train (default: a copy of the teacher, as in CM Alg. 2); its output is read as v.
+    `config` is a TrainConfig (default: default_config("consistency distillation"): steps 2000, batch 256, lr 1e-4);
+    keyword `settings` (guidance_scale=, intervals=, target_decay=, steps=, ... any TrainConfig field) replace its fields.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r}: distillation needs a positive integer number of steps")
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
-            or not math.isfinite(guidance_scale):
-        raise TypeError(f"guidance_scale must be a finite real number (1 = the plain conditional teacher), got {guidance_scale!r}")
-    if not 0.0 <= target_decay < 1.0:
-        raise ValueError(f"target_decay={target_decay}: the EMA rate mu of CM Eq. (8) must lie in [0, 1)")
-    if not 0.0 <= p_uncond < 1.0:
-        raise ValueError(f"p_uncond={p_uncond} must lie in [0, 1): the share of null labels the student also learns")
-    if lr_decay not in ("cosine", "constant"):
-        raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
+    config = config_for("consistency distillation", config, settings)
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be the teacher's teachkit NoiseSchedule, got {type(schedule).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
     if getattr(teacher, "prediction", "eps") != "eps" or getattr(teacher, "grid", None) is not None:
         raise TypeError("the teacher must be an eps-model (e.g. load_pretrained('toy-2d-cfg')), not a distilled student")
-    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=0.0, p_uncond=p_uncond,
-                          grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, callback=callback,
-                          callback_every=callback_every, checkpoint_every=checkpoint_every, seed=seed)
-    grid = distillation_grid(schedule.T, intervals)  # checks intervals before anything is built
+    grid = distillation_grid(schedule.T, config.intervals)
     _check_data(teacher, x, y)
     if student is not None and getattr(student, "num_classes", None) != getattr(teacher, "num_classes", None):
         raise ValueError(f"the student has num_classes={getattr(student, 'num_classes', None)} but the teacher "
                          f"{getattr(teacher, 'num_classes', None)}: both must read the same labels")
-    device = pick_device(device)
-    torch.manual_seed(seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    device = pick_device(config.device)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
     teacher = teacher.to(device).eval()  # frozen: only ever called under torch.no_grad()
-    student = make_student(teacher if student is None else student.to(device), tuple(grid[0].tolist()))
+    with seeded(config.seed, device):  # make_student builds a module: its init draws stay inside this call
+        student = make_student(teacher if student is None else student.to(device), tuple(grid[0].tolist()))
     # CM Alg. 2: theta- <- theta at the start
     target = copy.deepcopy(student).eval().requires_grad_(False)
     alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
     grid = tuple(g.to(device) for g in grid)
-    result = fit(student, target,
-                 lambda x0, y_in: consistency_distillation_loss(student, target, teacher, alpha_bar, grid, x0, y_in,
-                                                                guidance_scale, gen),
-                 x, y, null_label=getattr(teacher, "null_label", None), steps=steps, batch_size=batch_size, lr=lr,
-                 weight_decay=0.0, p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
-                 # CM Eq. (8): theta- <- stopgrad(mu theta- + (1 - mu) theta)
-                 ema_decay_at=lambda step: target_decay, generator=gen, progress=progress, desc="distill",
-                 callback=callback, callback_every=callback_every, checkpoint_dir=checkpoint_dir,
-                 checkpoint_every=checkpoint_every, resume=resume,
-                 run_config={"objective": "consistency distillation", "seed": seed, "guidance_scale": guidance_scale,
-                             "intervals": intervals, "target_decay": target_decay, "T": schedule.T})
-    return result
+    # fit updates the target with config.ema_decay_at(step) = target_decay (CM Eq. 8)
+    return fit(student, target,
+               lambda x0, y_in: consistency_distillation_loss(student, target, teacher, alpha_bar, grid, x0, y_in,
+                                                              config.guidance_scale, gen),
+               x, y, config, null_label=getattr(teacher, "null_label", None), generator=gen, progress=progress,
+               desc="distill", callback=callback, callback_every=callback_every, checkpoint_dir=checkpoint_dir,
+               resume=resume, run_config={"T": schedule.T})

@@ -15,6 +15,7 @@ from torch import nn
 
 from teachkit.flow import FlowPath
 from teachkit.runtime import pick_device
+from teachkit.train_config import TrainConfig, config_for
 from teachkit.training import TrainResult, _check_data, fit
 
 __all__ = ["flow_matching_loss", "train_flow", "check_flow_model", "PREDICTION"]
@@ -45,33 +46,20 @@ def flow_matching_loss(model: nn.Module, path: FlowPath, x0: torch.Tensor, y: to
 
 
 def train_flow(model: nn.Module, path: FlowPath, x: torch.Tensor, y: torch.Tensor | None = None, *,
-               steps: int = 1000, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-               p_uncond: float = 0.1, ema_decay: float = 0.999, grad_clip: float | None = 1.0, warmup: int = 100,
-               lr_decay: str = "cosine", seed: int = 0, device: str | torch.device | None = None,
-               progress: bool = True, callback: Callable | None = None, callback_every: int = 100,
-               checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500,
-               resume: bool = False) -> TrainResult:
-    """Train a velocity model on the linear path with flow matching; the same keywords and loop as teachkit.training.train."""
+               config: TrainConfig | None = None, progress: bool = True, callback: Callable | None = None,
+               callback_every: int = 100, checkpoint_dir: str | Path | None = None, resume: bool = False,
+               **settings) -> TrainResult:
+    """Train a velocity model on the linear path with flow matching; the same config, keywords and loop as teachkit.training.train."""
+    config = config_for("flow matching", config, settings)
     if not isinstance(path, FlowPath):
         raise TypeError(f"path must be a teachkit.flow.FlowPath, got {type(path).__name__} "
                         "(a NoiseSchedule trains an eps-model: use teachkit.training.train)")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r}: training needs a positive integer number of steps")
-    if not 0.0 <= p_uncond < 1.0:
-        raise ValueError(f"p_uncond={p_uncond} must lie in [0, 1): it is the probability of dropping a label")
-    if lr_decay not in ("cosine", "constant"):
-        raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
     check_flow_model(model)
     _check_data(model, x, y)
-    device = pick_device(device)
-    torch.manual_seed(seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    device = pick_device(config.device)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
     model = model.to(device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    return fit(model, ema, lambda x0, y_in: flow_matching_loss(model, path, x0, y_in, gen), x, y,
-               null_label=getattr(model, "null_label", None), steps=steps, batch_size=batch_size, lr=lr,
-               weight_decay=weight_decay, p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
-               # EMA with warmup, as train(): decay_eff = min(decay, (1 + step) / (10 + step))
-               ema_decay_at=lambda step: min(ema_decay, (1 + step) / (10 + step)),
+    return fit(model, ema, lambda x0, y_in: flow_matching_loss(model, path, x0, y_in, gen), x, y, config,
                generator=gen, progress=progress, desc="flow", callback=callback, callback_every=callback_every,
-               checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
+               checkpoint_dir=checkpoint_dir, resume=resume, run_config={"path": path.name})

@@ -1,74 +1,24 @@
 """How each shipped model is built, trained and measured: the single source `python -m teachkit train NAME` reproduces."""
 from __future__ import annotations
 
-import math
-import random
+import dataclasses
 import time
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from teachkit.classifier_training import augment, classifier_loss, train_classifier
 from teachkit.datasets import MNIST_SHA256, mnist_tensors, toy
 from teachkit.models import MnistClassifier, SmallUNet, ToyMLP
-from teachkit.runtime import pick_device
+from teachkit.runtime import pick_device, seeded
+from teachkit.train_config import TrainConfig, default_config
 
-__all__ = ["RECIPES", "build", "train_classifier", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment",
+__all__ = ["RECIPES", "Recipe", "build", "train_classifier", "classifier_loss", "evaluate_classifier", "evaluate_mnist_cfg", "evaluate_toy", "augment",
            "evaluate_distilled_toy", "evaluate_distilled_mnist"]
 
 TOY_NAME = "moons"
-
-
-def augment(x: torch.Tensor, generator: torch.Generator, max_shift: float = 2.0, max_rot_deg: float = 10.0,
-            scale: float = 0.1) -> torch.Tensor:
-    """Random small affine jitter of (B, 1, 28, 28) images in [-1, 1] (shift, rotation, zoom), background kept at -1."""
-    B, dev = x.shape[0], x.device
-    u = torch.rand(B, 4, device=dev, generator=generator) * 2 - 1
-    angle = u[:, 0] * math.radians(max_rot_deg)
-    zoom = 1.0 + u[:, 1] * scale
-    # shifts in grid units: 2 / 28 per pixel
-    tx, ty = u[:, 2] * max_shift * 2 / 28, u[:, 3] * max_shift * 2 / 28
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # shift to [0, 2] so zero padding means background (-1), then back
-    return F.grid_sample(x + 1.0, grid, align_corners=False, padding_mode="zeros") - 1.0
-
-
-def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 2000, batch_size: int = 128,
-                     lr: float = 2e-3, weight_decay: float = 1e-4, seed: int = 0, device=None,
-                     progress: bool = True) -> list[float]:
-    """Train the metric classifier with cross-entropy, AdamW (cosine lr) and affine jitter; returns the losses."""
-    from teachkit.training import _check_data, check_hyperparameters
-
-    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, p_uncond=0.0,
-                          grad_clip=None, warmup=0, lr_decay="cosine", seed=seed)
-    _check_data(model, x, y)
-    device = pick_device(device)
-    torch.manual_seed(seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    model.to(device).train()
-    x, y = x.to(device), y.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    losses, perm, pos = [], None, 0
-    for step in tqdm(range(steps), disable=not progress, desc="classifier"):
-        for group in opt.param_groups:
-            # cosine decay from lr to 0
-            group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
-        if perm is None or pos + batch_size > x.shape[0]:
-            perm, pos = torch.randperm(x.shape[0], device=device, generator=gen), 0
-        idx = perm[pos:pos + batch_size]
-        pos += batch_size
-        loss = F.cross_entropy(model(augment(x[idx], gen)), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
 
 
 @torch.no_grad()
@@ -249,53 +199,82 @@ def _mnist_data():
     return None, *mnist_tensors("train")
 
 
-# name -> how to build (model, x, y), the default training hyper-parameters, and how it is stored
-RECIPES = {
-    "toy-2d-cfg": dict(kind="eps", build=_toy_build, data=f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)",
-                       schedule=dict(name="linear", T=1000), dtype=None,
-                       train=dict(steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1)),
-    "mnist-cfg": dict(kind="eps", build=_mnist_cfg_build, data="data/mnist train split (4,500 digits)",
-                      data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
-                      schedule=dict(name="linear", T=1000), dtype=torch.float16,
-                      train=dict(steps=4500, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
-    # consistency-distilled students (teachkit.distill): kind "distilled", built from the shipped `teacher`
-    "toy-2d-distilled": dict(kind="distilled", teacher="toy-2d-cfg", build=_toy_data,
-                             data=f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)",
-                             schedule=dict(name="linear", T=1000), dtype=None,
-                             train=dict(guidance_scale=1.0, intervals=40, steps=2000, batch_size=512, lr=1e-3,
-                                        target_decay=0.95, p_uncond=0.1, warmup=100)),
-    "mnist-distilled": dict(kind="distilled", teacher="mnist-cfg", build=_mnist_data,
-                            data="data/mnist train split (4,500 digits)",
-                            data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
-                            schedule=dict(name="linear", T=1000), dtype=torch.float16,
-                            train=dict(guidance_scale=3.0, intervals=20, steps=2000, batch_size=32, lr=5e-4,
-                                       target_decay=0.95, p_uncond=0.1, warmup=50)),
-    # flow matching on the linear path (teachkit.flow_matching): kind "flow", the data/EMA/dropout choices of the cfg models
-    "toy-2d-flow": dict(kind="flow", build=_toy_flow_build, data=f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)",
-                        schedule=None, path=dict(name="linear"), dtype=None,
-                        train=dict(steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1)),
-    "mnist-flow": dict(kind="flow", build=_mnist_flow_build, data="data/mnist train split (4,500 digits)",
-                       data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
-                       schedule=None, path=dict(name="linear"), dtype=torch.float16,
-                       train=dict(steps=6000, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1)),
-    "mnist-classifier": dict(kind="classifier", build=lambda: (MnistClassifier(), *mnist_tensors("train")),
-                             data="data/mnist train split (4,500 digits)",
-                             data_sha256={k: v for k, v in MNIST_SHA256.items() if k.startswith("train")},
-                             schedule=None, dtype=None, train=dict(steps=1200, batch_size=128, lr=2e-3)),
-}
+def _classifier_build():
+    return MnistClassifier(), *mnist_tensors("train")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A shipped model: how to build (model or None, x, y), its TrainConfig, and how it is stored.
+
+    kind: "eps", "distilled" (built from the shipped `teacher`), "flow" (on `path`) or "classifier".
+    """
+
+    name: str
+    kind: str
+    build: Callable[[], tuple]
+    config: TrainConfig
+    data: str
+    schedule: dict | None = None
+    dtype: torch.dtype | None = None
+    data_sha256: dict | None = None
+    teacher: str | None = None
+    path: dict | None = None
+
+    def __getitem__(self, key: str):
+        """The old dict access (recipe["build"], recipe["kind"], ...); recipe["train"] gives train()'s keywords, {"config": ...}."""
+        if key == "train":
+            return {"config": self.config}
+        if key not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+_TOY_DATA = f"teachkit.datasets.toy('{TOY_NAME}', 20000, seed=0)"
+_MNIST_DATA = "data/mnist train split (4,500 digits)"
+_MNIST_SHA256 = {k: v for k, v in MNIST_SHA256.items() if k.startswith("train")}
+_LINEAR = dict(name="linear", T=1000)
+# the CLI saves the training state every 250 steps (--checkpoint-every)
+_RUN = dict(checkpoint_every=250)
+
+# the one registry of shipped models (teachkit.checkpoints.PRETRAINED is its names, in this order)
+RECIPES = {r.name: r for r in (
+    Recipe("toy-2d-cfg", "eps", _toy_build, default_config(
+        "ddpm", steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1, **_RUN),
+        _TOY_DATA, schedule=_LINEAR),
+    Recipe("mnist-cfg", "eps", _mnist_cfg_build, default_config(
+        "ddpm", steps=4500, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1, **_RUN),
+        _MNIST_DATA, schedule=_LINEAR, dtype=torch.float16, data_sha256=_MNIST_SHA256),
+    Recipe("mnist-classifier", "classifier", _classifier_build, default_config(
+        "classification", steps=1200, batch_size=128, lr=2e-3, **_RUN), _MNIST_DATA, data_sha256=_MNIST_SHA256),
+    # consistency-distilled students (teachkit.distill), built from the shipped teacher
+    Recipe("toy-2d-distilled", "distilled", _toy_data, default_config(
+        "consistency distillation", guidance_scale=1.0, intervals=40, steps=2000, batch_size=512, lr=1e-3,
+        target_decay=0.95, p_uncond=0.1, warmup=100, **_RUN), _TOY_DATA, schedule=_LINEAR, teacher="toy-2d-cfg"),
+    Recipe("mnist-distilled", "distilled", _mnist_data, default_config(
+        "consistency distillation", guidance_scale=3.0, intervals=20, steps=2000, batch_size=32, lr=5e-4,
+        target_decay=0.95, p_uncond=0.1, warmup=50, **_RUN), _MNIST_DATA, schedule=_LINEAR, dtype=torch.float16,
+        data_sha256=_MNIST_SHA256, teacher="mnist-cfg"),
+    # flow matching on the linear path (teachkit.flow_matching): the data, EMA and dropout of the cfg models
+    Recipe("toy-2d-flow", "flow", _toy_flow_build, default_config(
+        "flow matching", steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1, **_RUN),
+        _TOY_DATA, path=dict(name="linear")),
+    Recipe("mnist-flow", "flow", _mnist_flow_build, default_config(
+        "flow matching", steps=6000, batch_size=64, lr=1e-3, ema_decay=0.999, warmup=200, p_uncond=0.1, **_RUN),
+        _MNIST_DATA, dtype=torch.float16, data_sha256=_MNIST_SHA256, path=dict(name="linear")),
+)}
 
 
 def build(name: str, seed: int = 0):
-    """RECIPES[name]["build"]() with Python, NumPy and torch seeded first: the model's initial weights follow the seed.
+    """RECIPES[name].build() with torch, Python and NumPy seeded inside (teachkit.runtime.seeded): the initial weights follow the seed.
 
-    Returns (model or None, x, y). `python -m teachkit train` calls this, so the same command and --seed give
-    bit-identical weights (same machine, same thread count); train() then seeds its own generator again.
+    Returns (model or None, x, y); the caller's global random state is the same before and after. `python -m
+    teachkit train` calls this, so the same command and --seed give bit-identical weights (same machine, same
+    thread count).
     """
     if name not in RECIPES:
         raise ValueError(f"no recipe named {name!r}; choose one of {', '.join(RECIPES)}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an integer, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return RECIPES[name]["build"]()
+    with seeded(seed, python_and_numpy=True):
+        return RECIPES[name].build()

@@ -17,6 +17,7 @@ from teachkit import schedules as _schedules
 from teachkit.models import MODEL_CLASSES
 from teachkit.models.outputs import PREDICTIONS
 from teachkit.schedules import NoiseSchedule
+from teachkit.train_config import TrainConfig
 
 __all__ = ["PREDICTIONS", "MAX_T", "schedule_spec", "schedule_from_spec", "check_schedule_spec", "seal_record",
            "check_record", "sha256_bytes"]
@@ -117,6 +118,12 @@ def check_record(info: dict, where: str | Path) -> None:
     for key in ("name", "weights_sha256"):
         if key in info and not isinstance(info[key], str):
             raise ValueError(f"{where}: {key} must be a string, got {info[key]!r}")
+    if "train_config" in info:
+        # every field of the run's TrainConfig (records written before it existed have only "hyperparameters")
+        try:
+            TrainConfig.from_dict(info["train_config"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: train_config is not a valid TrainConfig ({err})") from None
     scale = info.get("guidance_scale", 0.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
         raise ValueError(f"{where}: guidance_scale must be a finite number, got {scale!r}")

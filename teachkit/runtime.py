@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "setup"]
+__all__ = ["pick_device", "setup", "seeded", "torch_threads"]
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -60,3 +62,42 @@ def setup(seed: int = 0, device: str | torch.device | None = None, threads: int 
         name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type.upper()
         print(f"teachkit: device={dev} ({name}), torch {torch.__version__}, seed={seed}")
     return dev
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str | None = None, *, python_and_numpy: bool = False) -> Iterator[None]:
+    """torch's global RNG (CPU, and `device`'s when it is a GPU) seeded with `seed` inside the block, restored after it.
+
+    Library code that must draw from the global generator (a model's initialization, dropout in training mode)
+    runs inside this block, so the caller's random state is the same before and after the call.
+    With python_and_numpy, Python's `random` and NumPy's global state are seeded and restored the same way.
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    saved = (random.getstate(), np.random.get_state()) if python_and_numpy else None
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        if saved is not None:
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            if saved is not None:
+                random.setstate(saved[0])
+                np.random.set_state(saved[1])
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU thread count set to `threads` inside the block (None: left as it is) and restored after it."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)

@@ -1,6 +1,7 @@
 """Resumable training state: one safetensors file (weights, EMA, AdamW moments, RNG, epoch order, step, losses), written atomically.
 
-Everything --resume needs lives in RUN_DIR/last.safetensors, replaced in one os.replace (teachkit.atomic),
+Everything --resume needs (also the global CPU RNG that dropout draws from) lives in RUN_DIR/last.safetensors,
+replaced in one os.replace (teachkit.atomic),
 so its parts cannot come from two different steps; last.json beside it is a summary for people, never read
 back. The file also records the run it belongs to (model config, data sha256, hyper-parameters): resuming
 with other flags or data would silently train something else, so it is refused. safetensors does the
@@ -52,6 +53,8 @@ def save_state(path: Path, step: int, model, ema, opt, gen, losses, perm, pos, f
     for i, state in opt.state_dict()["state"].items():
         tensors.update({f"opt.{i}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()})
     tensors["rng"] = gen.get_state()
+    # torch's global CPU generator: what dropout draws from (fit seeds it, scoped, for the run)
+    tensors["global_rng"] = torch.get_rng_state()
     tensors["perm"] = perm.detach().cpu().contiguous()
     tensors["losses"] = torch.tensor(losses, dtype=torch.float64)
     meta = {"format": FORMAT, "step": str(step), "pos": str(pos), "run": _canonical(fingerprint)}
@@ -113,6 +116,8 @@ def load_state(path: Path, model, ema, opt, gen, fingerprint: dict | None, N: in
                 state.setdefault(int(i), {})[name] = v
         opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
         gen.set_state(tensors["rng"])
+        if "global_rng" in tensors:  # a state written before it was recorded resumes without it
+            torch.set_rng_state(tensors["global_rng"])
     except (RuntimeError, ValueError, KeyError) as err:
         problems.append(f"weights or optimizer state that do not fit this model ({str(err).splitlines()[0]})")
     if problems:

@@ -1,4 +1,9 @@
-"""The eps-prediction training loop: simple DDPM loss (Ho et al. 2020, Eq. 14), label dropout for CFG (Ho & Salimans 2022), AdamW, EMA."""
+"""The one training loop (fit) and the eps-model objective: simple DDPM loss (Ho et al. 2020, Eq. 14), CFG label dropout (Ho & Salimans 2022), AdamW, EMA.
+
+fit(model, ema, loss_fn, x, y, config) trains every model: train() here, distill() (teachkit.distill),
+train_flow() (teachkit.flow_matching) and the metric classifier (teachkit.recipes.train_classifier) each give
+it a loss function and a teachkit.train_config.TrainConfig. torch.optim.AdamW and tqdm do the rest.
+"""
 from __future__ import annotations
 
 import copy
@@ -12,15 +17,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from teachkit.labels import check_labels
 from teachkit.atomic import check_writable, file_lock
-from teachkit.runtime import pick_device
+from teachkit.labels import check_labels
+from teachkit.runtime import pick_device, seeded, torch_threads
 from teachkit.schedules import NoiseSchedule
 from teachkit.train_state import load_state as _load_state
 from teachkit.train_state import run_fingerprint
+from teachkit.train_config import RUN_ONLY, TrainConfig, config_for
 from teachkit.train_state import save_state as _save_state
 
-__all__ = ["train", "fit", "TrainResult", "ddpm_loss", "drop_labels", "lr_at", "ema_update", "check_hyperparameters"]
+__all__ = ["train", "fit", "TrainResult", "TrainConfig", "ddpm_loss", "drop_labels", "lr_at", "ema_update"]
 
 
 def drop_labels(y: torch.Tensor, null_label: int, p_uncond: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -44,21 +50,24 @@ def ddpm_loss(model: nn.Module, alpha_bar: torch.Tensor, x0: torch.Tensor, y: to
     return (model(x_t, t, y) - eps).pow(2).mean()
 
 
-def lr_at(step: int, lr: float, steps: int, warmup: int, decay: str) -> float:
-    """Learning rate at a step: linear warmup, then constant or cosine decay to lr / 10."""
+def lr_at(step: int, lr: float, steps: int, warmup: int, decay: str, final: float = 0.1) -> float:
+    """Learning rate at a step: linear warmup, then constant or cosine decay to final * lr (default lr / 10)."""
     if step < warmup:
         return lr * (step + 1) / warmup
     if decay == "constant":
         return lr
     progress = min(1.0, (step - warmup) / max(1, steps - warmup))
-    # cosine from lr down to 0.1 lr
-    return lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    # cosine from lr down to final * lr
+    return lr * (final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """In place: theta_ema <- decay theta_ema + (1 - decay) theta (the EMA of weights; also consistency models' target, Song et al. 2023, Eq. 8)."""
     for p_ema, p in zip(ema.parameters(), model.parameters()):
+        if decay == 0.0:
+            p_ema.copy_(p)  # no EMA: the copy equals the model
+            continue
         # theta_ema + (1 - decay) (theta - theta_ema) = decay theta_ema + (1 - decay) theta
         p_ema.lerp_(p, 1.0 - decay)
 
@@ -96,155 +105,119 @@ def _check_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> No
                  fix="train it with y=None, or build it with num_classes", match="x")
 
 
-def _positive_int(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be >= {minimum}")
-
-
-def _real(name: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = False,
-          what: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if not math.isfinite(value) or too_low or too_high:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name}={value} must lie in {lo}{low:g}, {high:g}{hi}{what}")
-
-
-def check_hyperparameters(*, steps, batch_size, lr, weight_decay, p_uncond, grad_clip, warmup, lr_decay,
-                          callback=None, callback_every=100, checkpoint_every=500, seed=0) -> None:
-    """Clear TypeErrors/ValueErrors for every training argument, before the model, the data or a file is touched."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r}: training needs a positive integer number of steps")
-    _positive_int("batch_size", batch_size)
-    _real("lr", lr, 0.0, math.inf, low_open=True, high_open=True, what=": the learning rate must be positive")
-    _real("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
-    _real("p_uncond", p_uncond, 0.0, 1.0, high_open=True, what=": it is the probability of dropping a label")
-    if grad_clip is not None:
-        _real("grad_clip", grad_clip, 0.0, math.inf, low_open=True, high_open=True,
-              what=": the largest gradient norm kept (None turns clipping off)")
-    _positive_int("warmup", warmup, minimum=0)
-    if lr_decay not in ("cosine", "constant"):
-        raise ValueError(f"lr_decay={lr_decay!r}; choose 'cosine' or 'constant'")
+def _check_run(callback, callback_every) -> None:
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(step, losses, ema_model), got {type(callback).__name__}")
-    _positive_int("callback_every", callback_every)
-    _positive_int("checkpoint_every", checkpoint_every)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if isinstance(callback_every, bool) or not isinstance(callback_every, int):
+        raise TypeError(f"callback_every must be an integer, got {callback_every!r}")
+    if callback_every < 1:
+        raise ValueError(f"callback_every={callback_every} must be >= 1")
 
 
 def train(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor, y: torch.Tensor | None = None, *,
-          steps: int = 1000, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-          p_uncond: float = 0.1, ema_decay: float = 0.999, grad_clip: float | None = 1.0, warmup: int = 100,
-          lr_decay: str = "cosine", seed: int = 0, device: str | torch.device | None = None,
-          progress: bool = True, callback: Callable | None = None, callback_every: int = 100,
-          checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False) -> TrainResult:
+          config: TrainConfig | None = None, progress: bool = True, callback: Callable | None = None,
+          callback_every: int = 100, checkpoint_dir: str | Path | None = None, resume: bool = False,
+          **settings) -> TrainResult:
     """Train an eps-model with the simple DDPM loss (Eq. 14) and CFG label dropout; callback(step, losses, ema_model) every callback_every steps.
 
-    Seed the model's initialization yourself (torch.manual_seed before building it): `seed` fixes everything
-    from here on (batches, timesteps, noise, label dropout), so the same model, data and seed give the same weights.
+    `config` is a TrainConfig (default: TrainConfig()); keyword `settings` (steps=, batch_size=, lr=, ema_decay=,
+    p_uncond=, seed=, device=, ... any TrainConfig field) replace its fields. Seed the model's initialization
+    yourself (build it inside teachkit.runtime.seeded(seed)): `seed` fixes everything from here on (batches,
+    timesteps, noise, label dropout), so the same model, data and seed give the same weights. The global random
+    state is left as it was.
     """
-    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, p_uncond=p_uncond,
-                          grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, callback=callback,
-                          callback_every=callback_every, checkpoint_every=checkpoint_every, seed=seed)
-    _real("ema_decay", ema_decay, 0.0, 1.0, high_open=True, what=": the EMA keeps this share of its weights each step")
+    config = config_for("ddpm", config, settings)
+    _check_run(callback, callback_every)
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be a teachkit NoiseSchedule (e.g. linear_schedule()), got {type(schedule).__name__}")
     _check_data(model, x, y)
-    device = pick_device(device)
-    torch.manual_seed(seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    device = pick_device(config.device)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
     model = model.to(device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     alpha_bar = schedule.alpha_bar.to(device=device, dtype=x.dtype)
-    return fit(model, ema, lambda x0, y_in: ddpm_loss(model, alpha_bar, x0, y_in, gen), x, y,
-               null_label=getattr(model, "null_label", None), steps=steps, batch_size=batch_size, lr=lr,
-               weight_decay=weight_decay, p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
-               # EMA with warmup: decay_eff = min(decay, (1 + step) / (10 + step))
-               ema_decay_at=lambda step: min(ema_decay, (1 + step) / (10 + step)),
+    return fit(model, ema, lambda x0, y_in: ddpm_loss(model, alpha_bar, x0, y_in, gen), x, y, config,
                generator=gen, progress=progress, desc="train", callback=callback, callback_every=callback_every,
-               checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-               run_config={"objective": "ddpm", "seed": seed, "ema_decay": ema_decay, "T": schedule.T})
+               checkpoint_dir=checkpoint_dir, resume=resume, run_config={"T": schedule.T})
 
 
 def fit(model: nn.Module, ema: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-        x: torch.Tensor, y: torch.Tensor | None, *, null_label: int | None, steps: int, batch_size: int, lr: float,
-        weight_decay: float, p_uncond: float, grad_clip: float | None, warmup: int, lr_decay: str,
-        ema_decay_at: Callable[[int], float], generator: torch.Generator, progress: bool = True, desc: str = "train",
+        x: torch.Tensor, y: torch.Tensor | None, config: TrainConfig, *, null_label: int | None = None,
+        generator: torch.Generator | None = None, progress: bool = True, desc: str | None = None,
         callback: Callable | None = None, callback_every: int = 100, checkpoint_dir: str | Path | None = None,
-        checkpoint_every: int = 500, resume: bool = False, run_config: dict | None = None) -> TrainResult:
-    """The loop train() and distill() share: minibatches, label dropout, AdamW with lr_at, clipping, an EMA copy, checkpoints.
+        resume: bool = False, run_config: dict | None = None) -> TrainResult:
+    """The one loop every model trains with: minibatches, label dropout, AdamW with lr_at, clipping, an EMA copy, checkpoints.
 
-    loss_fn(x0_batch, y_batch) -> scalar loss of `model`; `ema` is updated towards `model` with ema_decay_at(step).
+    loss_fn(x0_batch, y_batch) -> scalar loss of `model`; `ema` is updated towards `model` with
+    config.ema_decay_at(step). Labels are dropped to null_label (default: model.null_label; None keeps them) with
+    probability config.p_uncond. torch's global RNG (dropout) is seeded with config.seed inside the loop and
+    restored after it; `generator` (default: a fresh one seeded with config.seed) drives batches and dropout of labels.
     With checkpoint_dir, the whole state is written atomically to checkpoint_dir/last.safetensors every
-    checkpoint_every steps (and at the end) under a lock (a second run on the same directory is refused);
+    config.checkpoint_every steps (and at the end) under a lock (a second run on the same directory is refused);
     resume=True continues from it bit-identically, and refuses a state of another run (run_config: the
-    caller's own settings, e.g. the seed, recorded beside fit's). A non-finite loss stops training with an error.
+    caller's own settings, e.g. the schedule's T, recorded beside the config's). A non-finite loss stops training.
     """
-    check_hyperparameters(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, p_uncond=p_uncond,
-                          grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, callback=callback,
-                          callback_every=callback_every, checkpoint_every=checkpoint_every)
-    kw = dict(null_label=null_label, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-              p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay, ema_decay_at=ema_decay_at,
-              generator=generator, progress=progress, desc=desc, callback=callback, callback_every=callback_every,
-              checkpoint_every=checkpoint_every)
-    if checkpoint_dir is None:
-        if resume:
-            raise FileNotFoundError("resume=True but there is no training state: no checkpoint_dir was given")
-        return _fit(model, ema, loss_fn, x, y, None, None, resume=False, **kw)
-    ckpt = Path(checkpoint_dir) / "last"
-    if resume and not ckpt.with_suffix(".safetensors").exists():
-        raise FileNotFoundError(f"resume=True but there is no training state at {ckpt}(.safetensors/.json)")
-    fingerprint = run_fingerprint(model, x, y, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                                  p_uncond=p_uncond, grad_clip=grad_clip, warmup=warmup, lr_decay=lr_decay,
-                                  null_label=null_label, **(run_config or {}))
-    check_writable(checkpoint_dir, "checkpoint_dir")
-    with file_lock(ckpt, what=f"the training state {ckpt}"):
-        return _fit(model, ema, loss_fn, x, y, ckpt, fingerprint, resume=resume, **kw)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a teachkit TrainConfig, got {type(config).__name__}")
+    _check_run(callback, callback_every)
+    device = next(model.parameters()).device
+    gen = generator if generator is not None else torch.Generator(device=device).manual_seed(config.seed)
+    null_label = getattr(model, "null_label", None) if null_label is None else null_label
+    kw = dict(null_label=null_label, generator=gen, progress=progress, desc=desc or config.objective,
+              callback=callback, callback_every=callback_every)
+    with seeded(config.seed, device), torch_threads(config.threads):
+        if checkpoint_dir is None:
+            if resume:
+                raise FileNotFoundError("resume=True but there is no training state: no checkpoint_dir was given")
+            return _fit(model, ema, loss_fn, x, y, config, None, None, resume=False, **kw)
+        ckpt = Path(checkpoint_dir) / "last"
+        if resume and not ckpt.with_suffix(".safetensors").exists():
+            raise FileNotFoundError(f"resume=True but there is no training state at {ckpt}(.safetensors/.json)")
+        settings = {k: v for k, v in config.to_dict().items() if k not in RUN_ONLY}
+        fingerprint = run_fingerprint(model, x, y, null_label=null_label, **settings, **(run_config or {}))
+        check_writable(checkpoint_dir, "checkpoint_dir")
+        with file_lock(ckpt, what=f"the training state {ckpt}"):
+            return _fit(model, ema, loss_fn, x, y, config, ckpt, fingerprint, resume=resume, **kw)
 
 
-def _fit(model, ema, loss_fn, x, y, ckpt: Path | None, fingerprint: dict | None, *, null_label, steps, batch_size,
-         lr, weight_decay, p_uncond, grad_clip, warmup, lr_decay, ema_decay_at, generator, progress, desc, callback,
-         callback_every, checkpoint_every, resume) -> TrainResult:
+def _fit(model, ema, loss_fn, x, y, config: TrainConfig, ckpt: Path | None, fingerprint: dict | None, *, null_label,
+         generator, progress, desc, callback, callback_every, resume) -> TrainResult:
+    c = config
     device = next(model.parameters()).device
     gen = generator
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     x = x.to(device)
     y = y.to(device) if y is not None else None
     N = x.shape[0]
     start, losses, perm, pos = 0, [], None, 0
     if resume:
-        start, losses, perm, pos = _load_state(ckpt, model, ema, opt, gen, fingerprint, N, batch_size)
+        start, losses, perm, pos = _load_state(ckpt, model, ema, opt, gen, fingerprint, N, c.batch_size)
         perm = perm.to(device)
     pending: list[torch.Tensor] = []
     t0 = time.perf_counter()
-    bar = tqdm(range(start, steps), total=steps, initial=start, disable=not progress, desc=desc, leave=True)
+    bar = tqdm(range(start, c.steps), total=c.steps, initial=start, disable=not progress, desc=desc, leave=True)
     for step in bar:
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, lr, steps, warmup, lr_decay)
+            group["lr"] = lr_at(step, c.lr, c.steps, c.warmup, c.lr_decay, c.lr_final)
         # fresh permutation each epoch; batches are index views into the full tensors (no DataLoader)
-        if perm is None or pos + batch_size > N:
+        if perm is None or pos + c.batch_size > N:
             perm, pos = torch.randperm(N, device=device, generator=gen), 0
-        idx = perm[pos:pos + min(batch_size, N)]
-        pos += batch_size
-        y_in = None
-        if y is not None and null_label is not None:
-            y_in = drop_labels(y[idx], null_label, p_uncond, gen)
+        idx = perm[pos:pos + min(c.batch_size, N)]
+        pos += c.batch_size
+        y_in = None if y is None else y[idx]
+        if y_in is not None and null_label is not None:
+            y_in = drop_labels(y_in, null_label, c.p_uncond, gen)
         loss = loss_fn(x[idx], y_in)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if c.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
         opt.step()
-        ema_update(ema, model, ema_decay_at(step))
+        ema_update(ema, model, c.ema_decay_at(step))
         pending.append(loss.detach())
         done = step + 1
-        saving = ckpt is not None and (done % checkpoint_every == 0 or done == steps)
-        if len(pending) >= 50 or done == steps or saving or (callback and done % callback_every == 0):
+        saving = ckpt is not None and (done % c.checkpoint_every == 0 or done == c.steps)
+        if len(pending) >= 50 or done == c.steps or saving or (callback and done % callback_every == 0):
             # the losses reach the host here (one sync per flush), so this is where divergence is noticed
             chunk = torch.stack(pending).cpu().tolist()
             pending.clear()
@@ -252,7 +225,7 @@ def _fit(model, ema, loss_fn, x, y, ckpt: Path | None, fingerprint: dict | None,
             if bad:
                 raise FloatingPointError(
                     f"the loss became {chunk[bad[0]]} at step {done - len(chunk) + bad[0] + 1}: training diverged, so "
-                    f"nothing more is saved. Lower lr (now {lr:g}), keep grad_clip on, or check the data's scale")
+                    f"nothing more is saved. Lower lr (now {c.lr:g}), keep grad_clip on, or check the data's scale")
             losses.extend(chunk)
             bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.5f}")
         if callback is not None and done % callback_every == 0:
@@ -260,4 +233,4 @@ def _fit(model, ema, loss_fn, x, y, ckpt: Path | None, fingerprint: dict | None,
         if saving:
             _save_state(ckpt, done, model, ema, opt, gen, losses, perm, pos, fingerprint)
     bar.close()
-    return TrainResult(ema_model=ema, model=model, losses=losses, steps=steps, wall_time_s=time.perf_counter() - t0)
+    return TrainResult(ema_model=ema, model=model, losses=losses, steps=c.steps, wall_time_s=time.perf_counter() - t0)
