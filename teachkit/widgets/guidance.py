@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import time
 from typing import Callable
 
 import numpy as np
@@ -10,15 +9,15 @@ import torch
 import traitlets as T
 
 from .. import viz
-from .cache import BoundedCache
-from .canvas import CanvasWidget, f16, u8_images
 from ..samplers import spec_of
-from .frames import ALIASES, default_samplers, model_device
-from .runner import Job, SampleRunner, run_sampler
+from .cache import BoundedCache
+from .canvas import f16, u8_images
+from .frames import model_device
+from .menu import ALIASES, default_samplers
+from .runner import run_sampler
+from .sampled import SampledWidget
 
 __all__ = ["GuidanceSweep"]
-
-STREAM_EVERY_S = 0.04
 
 
 def _fmt(value) -> str:
@@ -31,7 +30,7 @@ def _fmt(value) -> str:
         return html.escape(str(value))
 
 
-class GuidanceSweep(CanvasWidget):
+class GuidanceSweep(SampledWidget):
     """Samples of every class at one guidance scale (CFG, Ho & Salimans 2022), re-drawn as the scale moves.
 
     `metric(samples, labels)` may return a number or a dict of named numbers, printed beside the plot, e.g.
@@ -49,7 +48,6 @@ class GuidanceSweep(CanvasWidget):
     lim = T.Float(4.0).tag(sync=True)
     title = T.Unicode("").tag(sync=True)
     readout = T.Unicode("").tag(sync=True)
-    traj_gen = T.Int(0).tag(sync=True)
 
     def __init__(self, model, schedule, *, n_per_class: int = 8, steps: int = 25, sampler: str = "DDIM",
                  scale: float = 3.0, metric: Callable | None = None, seed: int = 0, cache_size: int = 16,
@@ -72,14 +70,9 @@ class GuidanceSweep(CanvasWidget):
         self.labels = torch.arange(self.num_classes).repeat_interleave(self.n_per_class)  # one row per class
         gen = torch.Generator().manual_seed(seed)
         self.x_T = torch.randn((len(self.labels), *shape), generator=gen).to(model_device(model))
-        self.cache = BoundedCache(cache_size)
-        self.prefetch_enabled = prefetch
-        self.shown: float | None = None
         self.result = None
-        self._gen = 0
         self.label_bytes = self.labels.numpy().astype(np.uint8).tobytes()
-        self.runner = SampleRunner(self._job_done, self._job_failed, lambda key: key in self.cache,
-                                   self._set_prefetching)
+        self._start_sampling(BoundedCache(cache_size), prefetch)
         self.scale = float(scale)
         self._request(sync=True)
 
@@ -116,63 +109,20 @@ class GuidanceSweep(CanvasWidget):
         if hasattr(self, "runner"):
             self._request()
 
-    def _request(self, sync: bool = False) -> None:
-        with self._lock:
-            self._gen += 1
-            gen, scale = self._gen, float(self.scale)
-            self.status = f"sampling {self.num_classes} classes at scale {scale:g}"
-            if scale in self.cache:
-                self.runner.cancel()
-                self._publish(scale, self.cache.get(scale), gen, "from the cache")
-                return
-            self.cache.misses += 1
-            job = Job(scale, self._compute, gen=gen)
-            if sync:  # in the caller's thread, nothing streamed (no view shows it yet)
-                try:
-                    start = time.perf_counter()
-                    value = self._sample(scale)
-                    self._job_done(job, (value, time.perf_counter() - start))
-                except Exception as exc:  # noqa: BLE001 - shown in the widget
-                    self._job_failed(job, exc)
-                return
-            self.busy, self.progress = True, 0.0
-            self.runner.submit(job)
+    # ---- SampledWidget's hooks: a setting is the scale ----------------------------------------------
+    def _setting(self) -> float:
+        return float(self.scale)
 
-    def _compute(self, job: Job):
-        start, last = time.perf_counter(), [0.0, 0.0]
-        if job.prefetch:
-            return self._sample(job.key, on_step=lambda i, x, x0: job.check()), 0.0
+    def _sampling_status(self, scale: float) -> str:
+        return f"sampling {self.num_classes} classes at scale {scale:g}"
 
-        def on_step(i, x, x0_hat):
-            job.check()
-            now = time.perf_counter()
-            if (i == 0 or now - last[0] >= STREAM_EVERY_S) and i < self.steps - 1:
-                last[0] = now
-                with self._lock:
-                    if job.gen == self._gen:
-                        self.emit({"type": "partial", "gen": job.gen, "i": i + 1, "steps": self.steps},
-                                  [self._encode(x if x0_hat is None else x0_hat)])
-                        if now - last[1] >= 0.5:  # the bar follows the streamed steps; the trait only now and then
-                            last[1] = now
-                            self.progress = (i + 1) / self.steps
+    def _steps_of(self, scale: float) -> int:
+        return self.steps
 
-        value = self._sample(job.key, on_step=on_step)
-        return value, time.perf_counter() - start
+    def _partial(self, x, x0_hat) -> list[bytes]:
+        return [self._encode(x if x0_hat is None else x0_hat)]
 
-    def _job_done(self, job: Job, result) -> None:
-        value, seconds = result
-        with self._lock:
-            self.cache.put(job.key, value)
-            if not job.prefetch and job.gen == self._gen:
-                self._publish(job.key, value, job.gen, f"done in {seconds:.2f} s")
-
-    def _job_failed(self, job: Job, exc: BaseException) -> None:
-        with self._lock:
-            if job.gen == self._gen:
-                self.busy = False
-                self.show_error(exc)
-
-    def _publish(self, scale: float, value, gen: int, how: str) -> None:
+    def _publish(self, scale: float, value, gen: int, how: str = "from the cache") -> None:
         x0, nfe, scores = value
         rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_fmt(v)}</td></tr>" for k, v in scores.items())
         with self.hold_sync():
@@ -180,34 +130,16 @@ class GuidanceSweep(CanvasWidget):
             self.samples = self._encode(x0)
             self.title = f"{self.sampler_name} {self.steps} steps, scale {scale:g}, NFE {nfe}"
             self.readout = f"<table class='tk-readout-table'>{rows}</table>" if rows else ""
-            self.traj_gen = gen
-            self.busy, self.progress = False, 1.0
-            self.status = f"{self.num_classes} classes at scale {scale:g}: {how}"
-            self.clear_error()
-        self.shown, self.result = scale, value
-        if self.prefetch_enabled or (self.prefetch_enabled is None and self.front_end):
-            self._prefetch(scale)
+            self._published(gen, f"{self.num_classes} classes at scale {scale:g}: {how}")
+        self.result = value
+        self._shown(scale)
 
-    def _prefetch(self, scale: float) -> None:
-        self.runner.prefetch([Job(s, self._compute, prefetch=True) for s in (scale + 0.5, scale - 0.5)
-                              if 0.0 <= s <= 30.0])
+    def _neighbour_settings(self, scale: float) -> list[float]:
+        return [s for s in (scale + 0.5, scale - 0.5) if 0.0 <= s <= 30.0]
 
-    def _front_end_ready(self) -> None:
-        if self.prefetch_enabled is None and self.shown is not None:
-            self._prefetch(self.shown)
-
-    def _cancel_request(self) -> None:
-        with self._lock:
-            self.runner.cancel()
-            self._gen += 1
-            self.busy = False
-            if self.shown is not None:
-                self.scale = self.shown
-            self.status = "cancelled" + ("" if self.shown is None else f": showing scale {self.shown:g}")
-
-    def wait(self, timeout: float = 120.0, prefetch: bool = False) -> bool:
-        """Block until the background re-sample (and, with prefetch=True, the prefetch queue) is done."""
-        return self.runner.wait(timeout, prefetch)
+    def _restore(self, scale: float) -> str:
+        self.scale = scale
+        return f"scale {scale:g}"
 
     def figure(self):
         """The samples on screen as a matplotlib figure (the static fallback)."""
@@ -223,9 +155,3 @@ class GuidanceSweep(CanvasWidget):
                 viz.show_grid(x0, ax, nrow=self.n_per_class)
         ax.set_title(self.title, fontsize="small")
         return fig
-
-    def close(self) -> None:
-        """Stop the sampling threads and close the widget."""
-        if hasattr(self, "runner"):
-            self.runner.close()
-        super().close()

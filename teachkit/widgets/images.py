@@ -10,7 +10,7 @@ from matplotlib.text import Text
 
 from .. import viz
 from .canvas import u8_images
-from .explorer import TrajectoryExplorerBase
+from .explorer_base import TrajectoryExplorerBase
 from .frames import Frames
 
 __all__ = ["ImageTrajectoryExplorer"]
@@ -50,7 +50,7 @@ class ImageTrajectoryExplorer(TrajectoryExplorerBase):
         return {"shape": [s1, b, h, w], "xs": u8_images(frames.xs), "x0_hats": u8_images(frames.x0_hats),
                 "labels": labels.tobytes()}
 
-    def _encode_step(self, x, x0_hat) -> list[bytes]:
+    def _partial(self, x, x0_hat) -> list[bytes]:
         return [u8_images(viz.as_numpy(x)), b"" if x0_hat is None else u8_images(viz.as_numpy(x0_hat))]
 
     # ---- static figure (matplotlib) -----------------------------------------------------------

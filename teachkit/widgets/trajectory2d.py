@@ -6,7 +6,7 @@ import traitlets as T
 
 from .. import viz
 from .canvas import f16
-from .explorer import TrajectoryExplorerBase
+from .explorer_base import TrajectoryExplorerBase
 from .frames import Frames
 
 __all__ = ["TrajectoryExplorer2D"]
@@ -59,7 +59,7 @@ class TrajectoryExplorer2D(TrajectoryExplorerBase):
         return {"shape": list(frames.xs.shape), "xs": f16(frames.xs), "x0_hats": f16(frames.x0_hats),
                 "labels": labels.tobytes()}
 
-    def _encode_step(self, x, x0_hat) -> list[bytes]:
+    def _partial(self, x, x0_hat) -> list[bytes]:
         return [f16(viz.as_numpy(x)), b"" if x0_hat is None else f16(viz.as_numpy(x0_hat))]
 
     # ---- static figure (matplotlib) -----------------------------------------------------------
