@@ -117,6 +117,13 @@ def test_lesson05_digit_grid_labels_its_rows_by_scale():
     assert all('row_labels=[f"scale {s:g}"' in s for s in cells)
 
 
+def test_lesson06_pareto_plots_colour_by_sampler_and_label_the_front():
+    """06's Pareto plots drew off-front points grey beside coloured legend entries, with overlapping labels."""
+    cells = [s for s in _code("06_fast_samplers.ipynb") if "plot_pareto(" in s]
+    assert len(cells) == 2
+    assert all("groups=" in s and 'label_points="front"' in s and "ax.annotate" not in s for s in cells)
+
+
 LONG_CELLS = [  # (lesson, what shows the bar): cells a student would otherwise watch for a minute with only [*]
     ("05_classifier_free_guidance.ipynb", "tqdm(SCALES"),
 ]
