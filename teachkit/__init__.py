@@ -16,5 +16,14 @@ __all__ = [
     "timesteps", "Trajectory", "ddpm_sample", "ddpm_step", "ddim_sample", "ddim_step", "dpm_solver_sample",
     "distilled_sample", "consistency_step", "euler_sample", "heun_sample", "SAMPLERS",
     "flow_sample", "FlowPath",
-    "cfg_combine", "guided_eps", "load_pretrained", "available_pretrained", "setup", "pick_device",
+    "cfg_combine", "guided_eps", "load_pretrained", "available_pretrained", "setup", "pick_device", "evaluate",
 ]
+
+
+def __getattr__(name: str):
+    # teachkit.evaluate is imported on first use: the metrics behind it load POT, which `import teachkit` need not pay
+    if name == "evaluate":
+        from .evaluation import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'teachkit' has no attribute {name!r}")

@@ -2,74 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+from teachkit.evaluation.cli import add_evaluate_arguments, cmd_evaluate
 
-# the train command lives in teachkit.training_cli
+__all__ = ["main", "build_parser", "cmd_evaluate"]
 
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Measure a checkpoint's quality with its recipe's evaluation and print it (and store it in the JSON with --write)."""
-    import torch
-
-    from teachkit.checkpoints import load_checkpoint
-    from teachkit.recipes import evaluate_classifier, evaluate_mnist_cfg, evaluate_toy
-
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: must be a positive integer")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    model, schedule, info = load_checkpoint(out / args.name, device="cpu")
-    t0 = time.perf_counter()
-    if args.sampler is not None or args.steps is not None or args.scale is not None:
-        # one (sampler, steps, scale) setting from the registry, instead of the recipe's own evaluation
-        from teachkit.sampling_cli import evaluate_sampler, print_json
-
-        if schedule is None:
-            raise ValueError(f"{args.name} is not a generative model: evaluate it without --sampler/--steps/--scale")
-        classifier = None if model.sample_shape == (2,) else _load_named("mnist-classifier", out)[0]
-        print_json(evaluate_sampler(model, schedule, info, args.sampler, args.steps, args.scale, n=args.n,
-                                    classifier=classifier))
-        return 0
-    if args.name == "mnist-classifier":
-        quality = evaluate_classifier(model, device=args.device)
-    elif args.name == "mnist-cfg":
-        classifier = _load_named("mnist-classifier", out)[0]
-        quality = evaluate_mnist_cfg(model, schedule, classifier, device=args.device)
-        quality["classifier"] = "mnist-classifier"
-    elif info.get("prediction") == "velocity":
-        from teachkit.flow_eval import evaluate_flow_mnist, evaluate_flow_toy
-
-        if model.sample_shape == (1, 28, 28):
-            quality = evaluate_flow_mnist(model, schedule, _load_named("mnist-classifier", out)[0], device=args.device)
-        else:
-            quality = evaluate_flow_toy(model, schedule, device=args.device)
-    elif info.get("prediction") == "v":
-        from teachkit.recipes import evaluate_distilled_mnist, evaluate_distilled_toy
-
-        teacher = _load_named(info["teacher"]["name"], out)[0]
-        if teacher.sample_shape == (1, 28, 28):
-            classifier = _load_named("mnist-classifier", out)[0]
-            quality = evaluate_distilled_mnist(model, teacher, schedule, classifier,
-                                               guidance_scale=info["guidance_scale"], device=args.device)
-        else:
-            quality = evaluate_distilled_toy(model, teacher, schedule, guidance_scale=info["guidance_scale"],
-                                             device=args.device)
-    else:
-        quality = evaluate_toy(model, schedule, device=args.device)
-    quality["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(quality, indent=1))
-    if args.write:
-        from teachkit.checkpoints import update_quality
-
-        json_path = update_quality(out / args.name, quality)  # atomic; quality lies outside record_sha256
-        print(f"stored quality in {json_path}")
-    return 0
+# the train command lives in teachkit.training_cli, the evaluate command in teachkit.evaluation.cli
 
 
 def _load_named(name: str, out: Path):
@@ -95,17 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "--seed give bit-identical weights on the same machine and thread count.",
                        epilog=train_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_train_arguments(p)
-    p = sub.add_parser("evaluate", help="measure a checkpoint's quality")
-    p.add_argument("name", choices=PRETRAINED)
-    p.add_argument("--out", default=str(checkpoint_dir()), help="directory holding NAME.safetensors/.json")
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--write", action="store_true", help="store the result in NAME.json")
+    p = sub.add_parser("evaluate", help="measure a checkpoint's quality (one setting, or its recorded ones)",
+                       description="Measure NAME with teachkit.evaluate: at one setting (--sampler/--steps/--scale/--n), "
+                       "or at its recorded settings (teachkit.evaluation.QUALITY), stored in NAME.json with --write. "
+                       "--table prints the quality tables README.md and data/README.md quote, from the records.")
+    add_evaluate_arguments(p)
+    p.set_defaults(func=cmd_evaluate)
     from teachkit.sampling_cli import add_sampler_arguments, cmd_sample
 
-    add_sampler_arguments(p, required=False)
-    p.add_argument("--n", type=int, default=None, help="samples for --sampler (default 2000 for 2-D, 200 digits)")
-    p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("sample", help="draw samples of a shipped model with any registry sampler")
     p.add_argument("name", choices=[n for n in PRETRAINED if n != "mnist-classifier"])
     add_sampler_arguments(p, required=False)

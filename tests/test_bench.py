@@ -73,7 +73,7 @@ def test_bad_arguments_are_rejected():
 
 
 def test_mnist_floor_draws_distinct_real_digits_with_the_samples_labels():
-    from teachkit.bench.quality import _balanced_draw
+    from teachkit.evaluation.scoring import _balanced_draw
 
     labels = torch.arange(60) % 10  # six examples of each digit
     y = torch.tensor([3, 3, 3, 7, 0, 7])

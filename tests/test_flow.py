@@ -281,5 +281,7 @@ def test_shipped_mnist_flow_meets_the_bar_on_a_few_digits():
     tr = flow_sample(model, path, x_T, 10, y=y, guidance_scale=3.0, record=False)
     assert tr.nfe == 20
     assert (classifier.predict(tr.sample.clamp(-1, 1)) == y).float().mean() >= 0.95
-    q = info["quality"]["settings"]
-    assert q["euler-10 scale 3"]["accuracy"] >= 0.95 and q["euler-20 scale 0"]["digits_present"] == 10
+    from teachkit.evaluation import quality_rows
+
+    q = {(r["sampler"], r["steps"], r["guidance_scale"]): r for r in quality_rows(info)}
+    assert q["Flow (Euler)", 10, 3.0]["accuracy"] >= 0.95 and q["Flow (Euler)", 20, 0.0]["digits_present"] == 10

@@ -336,14 +336,14 @@ def test_unwritable_out_fails_before_training(tmp_path, capsys):
 
 def test_train_then_evaluate_stores_the_quality_and_keeps_the_seal(tmp_path, monkeypatch):
     # without --no-eval, train hands over to evaluate --write (small evaluation here: 64 samples, 2 DDIM steps)
-    import teachkit.recipes as recipes
+    from teachkit.evaluation import QUALITY
 
-    real = recipes.evaluate_toy
-    monkeypatch.setattr(recipes, "evaluate_toy", lambda model, schedule, **kw: real(model, schedule, n=64, steps=2))
+    monkeypatch.setitem(QUALITY, "toy-2d-cfg", [dict(sampler="DDIM", steps=2, scale=w, n=64) for w in (0.0, 3.0)])
     assert main(["train", "toy-2d-cfg", "--steps", "3", "--quiet", "--threads", "1", "--out", str(tmp_path),
                  "--run-dir", str(tmp_path)]) == 0
     info = load_checkpoint(tmp_path / "toy-2d-cfg")[2]
-    assert info["quality"]["samples"] == 64 and "scale_3" in info["quality"]
+    rows = info["quality"]["rows"]
+    assert [(r["n"], r["steps"], r["guidance_scale"]) for r in rows] == [(64, 2, 0.0), (64, 2, 3.0)]
 
 
 def test_a_student_distills_the_shipped_teacher_unless_told_otherwise(tmp_path, monkeypatch):

@@ -105,17 +105,14 @@ def test_augment_keeps_shape_and_background():
 
 
 def test_evaluations_run_on_small_models():
-    from teachkit.checkpoints import load_pretrained
+    from teachkit.evaluation import evaluate
     from teachkit.models import MnistClassifier, SmallUNet
-    from teachkit.recipes import evaluate_mnist_cfg, evaluate_toy
 
     torch.manual_seed(0)
-    q = evaluate_mnist_cfg(SmallUNet(channels=(8, 16), emb_dim=32), linear_schedule(), MnistClassifier(),
-                           per_class=1, steps=2, scales=(3.0,))
-    assert q["samples"] == 10 and 0 <= q["scales"]["3.0"]["accuracy"] <= 1
-    assert sum(q["scales"]["3.0"]["predicted_counts"]) == 10
-    model, schedule, _ = load_pretrained("toy-2d-cfg")
-    q = evaluate_toy(model, schedule, n=300, steps=10, scales=(3.0,))
+    q = evaluate(SmallUNet(channels=(8, 16), emb_dim=32, num_classes=10), schedule=linear_schedule(),
+                 classifier=MnistClassifier(), n=20, steps=2, scale=3.0)
+    assert q["n"] == 20 and 0 <= q["accuracy"] <= 1 and sum(q["predicted_counts"]) == 20
+    q = evaluate("toy-2d-cfg", n=300, steps=10, scale=3.0)
     # the shipped toy model follows its labels and beats pure noise by far
-    assert q["scale_3"]["class_adherence"] > 0.95
-    assert q["unconditional"]["sliced_w2"] < 0.5
+    assert q["adherence"] > 0.95
+    assert evaluate("toy-2d-cfg", n=300, steps=10, scale=0.0)["sliced_w2"] < 0.5

@@ -86,7 +86,8 @@ def _guidance_section(sweep: dict, cols: list[tuple[str, str]]) -> str:
     rows = [[r["scale"], r["nfe"]] + [r.get(k) for k, _ in cols] + [r["seconds"]] for r in sweep["rows"]]
     if "data_floor" in sweep:
         rows.append(["real data" + _draws(sweep), "-"] + _floor_cells(sweep, cols) + [None])
-    return f"### {sweep['task']}, {sweep['sampler']} (n = {sweep['n']})\n\n" + _table(header, rows)
+    seed = f", seed {sweep['seed']}" if "seed" in sweep else ""
+    return f"### {sweep['task']}, {sweep['sampler']} (n = {sweep['n']}{seed})\n\n" + _table(header, rows)
 
 
 def _verdict(value: float, target: float) -> str:

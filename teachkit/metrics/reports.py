@@ -16,7 +16,11 @@ from .mnist import (
 )
 from .memorization import memorization_probe
 
-__all__ = ["toy_report", "mnist_report"]
+__all__ = ["toy_report", "mnist_report", "TOY_METRICS"]
+
+# the one setting of the 2-D metrics, used by teachkit.evaluate, the recorded quality and the benchmarks:
+# sliced W2 with 512 fixed random projections (seeded by the row's seed), energy distance and MMD on all points
+TOY_METRICS = dict(n_projections=512, max_pairwise=None)
 
 
 def toy_report(
@@ -27,8 +31,8 @@ def toy_report(
     y: torch.Tensor | None = None,
     class_log_prob: Callable | None = None,
     seed: int = 0,
-    n_projections: int = 512,
-    max_pairwise: int | None = None,
+    n_projections: int = TOY_METRICS["n_projections"],
+    max_pairwise: int | None = TOY_METRICS["max_pairwise"],
 ) -> dict:
     """Sliced W2, energy distance and MMD to reference points; exact mean log-likelihood and adherence when known.
 
@@ -60,7 +64,8 @@ def mnist_report(
     heldout: torch.Tensor | None = None,
     saturation_threshold: float = 1.1,
 ) -> dict:
-    """Classifier-FID, accuracy on the requested digit, within-class diversity, saturation (of the raw samples), memorization."""
+    """Classifier-FID, accuracy on the requested digit, within-class diversity, saturation (of the raw samples), the
+    digits the classifier sees (counts per class), memorization."""
     # the classifier sees what a viewer sees: samples clipped to the data range [-1, 1]
     feats, logits = classifier_outputs(classifier, samples.clamp(-1.0, 1.0))
     labels = logits.argmax(dim=1) if y is None else torch.as_tensor(y)
@@ -72,6 +77,9 @@ def mnist_report(
         "diversity": within_class_diversity(feats, labels),
         "saturation": saturated_fraction(samples, saturation_threshold),
     }
+    counts = torch.bincount(logits.argmax(dim=1).cpu(), minlength=logits.shape[1])
+    out["predicted_counts"] = counts.tolist()
+    out["digits_present"] = int((counts > 0).sum())
     if train is not None and heldout is not None:
         out["memorization"] = memorization_probe(samples, train, heldout)
     return out
