@@ -172,6 +172,14 @@ def markdown(results: dict) -> str:
         "from one run, interleaved: rounds in turn (at least 3, more until each case has run 2 s in all; the\n"
         "median is reported). Compare ratios, not absolute times across sections.",
         "",
+        "Quality rows are drawn and scored by `teachkit.evaluation.scoring`, as `python -m teachkit evaluate` scores one",
+        "setting (noise from the seed, reference data at seed + 1000, the data floor at seed + 2000, 512 sliced-W2",
+        "projections): a row here with the model, sampler, steps, scale, n and seed of a row in the README's quality",
+        "table is that row's measurement (tests/test_evaluation.py compares them). The toy sweeps are such rows",
+        "(n = 2000, seed 0; the nfe sweep is unconditional, i.e. scale 0); the MNIST sweeps use other settings than the",
+        "recorded quality (n = 100 at scale 1, and DDIM-20 at n = 200; the records: DDIM-50, n = 200), so their numbers",
+        "are other measurements, not other values of the same one.",
+        "",
         "## Headline claims",
         "",
     ]
