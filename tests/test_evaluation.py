@@ -193,3 +193,16 @@ def test_a_students_record_measures_its_teacher_where_it_is(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "toy-2d-cfg", "--out", str(tmp_path)])  # NAME is not in --out: one clear line, exit 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate"], "name the model"),
+    (["evaluate", "toy-2d-cfg", "--steps", "5", "--write"], "--write stores the recorded settings"),
+    (["evaluate", "toy-2d-cfg", "--table"], "drop the NAME"),
+    (["evaluate", "toy-2d-cfg", "--check"], "--check goes with --table"),
+    (["evaluate", "mnist-classifier", "--steps", "5"], "not a generative model"),
+])
+def test_evaluate_command_line_errors_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(argv + ["--threads", "1"])
+    assert err.value.code == 2 and message in capsys.readouterr().err

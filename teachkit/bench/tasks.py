@@ -89,7 +89,9 @@ def pretrained_toy_task() -> ToyTask | None:
     except (ImportError, FileNotFoundError, KeyError, ValueError) as err:  # not trained / shipped yet
         print(f"[bench] toy-2d-cfg unavailable: {err}")
         return None
-    name = (info.get("quality") or {}).get("toy") or "moons"
+    from ..evaluation.core import TOY_DATA
+
+    name = TOY_DATA  # the toy the shipped 2-D models were trained on and are evaluated against
     try:
         from ..datasets import toy_class_log_prob, toy_log_prob
 
@@ -118,7 +120,10 @@ def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int |
         classifier, _, cinfo = load_pretrained("mnist-classifier")
         model, classifier = model.float().eval(), classifier.float().eval()
         name = "mnist-cfg"
-        info = {"model": getattr(model, "config", {}), "params": _params(model), "classifier": cinfo.get("quality", {})}
+        from ..evaluation import quality_rows
+
+        info = {"model": getattr(model, "config", {}), "params": _params(model),
+                "classifier": (quality_rows(cinfo) or [{}])[0]}  # its recorded held-out accuracy
         student, student_info = _student("mnist-distilled")
     except (ImportError, FileNotFoundError, KeyError, ValueError) as err:
         if not quick:
