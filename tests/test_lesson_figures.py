@@ -125,11 +125,14 @@ def test_lesson06_pareto_plots_colour_by_sampler_and_label_the_front():
 
 
 LONG_CELLS = [  # (lesson, what shows the bar): cells a student would otherwise watch for a minute with only [*]
+    ("03_ddpm_mnist.ipynb", "progress=True"),
+    ("04_ddim.ipynb", "progress=True"),
+    ("04_ddim.ipynb", "tqdm(runs"),
     ("05_classifier_free_guidance.ipynb", "tqdm(SCALES"),
 ]
 
 
-@pytest.mark.parametrize("nb, call", LONG_CELLS, ids=[nb[:2] for nb, _ in LONG_CELLS])
+@pytest.mark.parametrize("nb, call", LONG_CELLS, ids=[f"{nb[:2]}-{call}" for nb, call in LONG_CELLS])
 def test_long_lesson_cells_show_progress(nb, call):
     assert any(call in s for s in _code(nb))
     # and the stored run shows the bar as a widget (or stderr), never in a cell whose output nbval checks
