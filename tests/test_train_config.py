@@ -193,3 +193,38 @@ def test_a_bad_flag_names_itself(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "toy-2d-cfg", "--threads", "0", "--out", str(tmp_path), "--no-eval"])
     assert "--threads 0: threads=0 must be >= 1" in capsys.readouterr().err
+
+
+def test_a_dropout_model_resumes_bit_identically(tmp_path, monkeypatch):
+    # the classifier's dropout draws from the global generator: the train state carries it across a resume
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(48, 1, 28, 28, generator=g) * 2 - 1
+    y = torch.arange(48) % 10
+    init = MnistClassifier().state_dict()
+
+    def fresh():
+        net = MnistClassifier()
+        net.load_state_dict(init)
+        return net
+
+    kw = dict(steps=6, batch_size=16, checkpoint_every=3, progress=False)
+    straight = train_classifier(fresh(), x, y, checkpoint_dir=tmp_path / "a", **kw)
+    import teachkit.training as training
+
+    class Stop(Exception):
+        pass
+
+    real = training._save_state
+
+    def stop_after_first(path, step, *args):
+        real(path, step, *args)
+        raise Stop
+
+    # the run is stopped right after its state at step 3 is written, then resumed
+    monkeypatch.setattr(training, "_save_state", stop_after_first)
+    with pytest.raises(Stop):
+        train_classifier(fresh(), x, y, checkpoint_dir=tmp_path / "c", **kw)
+    monkeypatch.setattr(training, "_save_state", real)
+    resumed = train_classifier(fresh(), x, y, checkpoint_dir=tmp_path / "c", resume=True, **kw)
+    assert resumed.losses == straight.losses
+    assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()))
