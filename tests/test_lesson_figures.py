@@ -125,6 +125,7 @@ def test_lesson06_pareto_plots_colour_by_sampler_and_label_the_front():
 
 
 LONG_CELLS = [  # (lesson, what shows the bar): cells a student would otherwise watch for a minute with only [*]
+    ("01_noise_schedules.ipynb", "tqdm(ts_acc"),
     ("03_ddpm_mnist.ipynb", "progress=True"),
     ("04_ddim.ipynb", "progress=True"),
     ("04_ddim.ipynb", "tqdm(runs"),
