@@ -13,7 +13,9 @@ from pathlib import Path
 
 import torch
 
-from . import plots, quality, speed, tables
+from ..runtime import seeded
+from ..viz import bench_figures as plots
+from . import quality, speed, tables
 from .quality import DISTILLED
 from .tasks import mixture_task, mnist_task, pretrained_toy_task
 
@@ -80,8 +82,8 @@ def _speed_section(prof: dict, device: torch.device) -> dict:
     from ..models import SmallUNet, ToyMLP
 
     toy = pretrained_toy_task()
-    torch.manual_seed(0)
-    mlp = toy.model if toy is not None else ToyMLP(hidden=128, layers=3, num_classes=2)
+    with seeded(0):  # a random-init stand-in, without reseeding the caller's RNG
+        mlp = toy.model if toy is not None else ToyMLP(hidden=128, layers=3, num_classes=2)
     schedule = toy.schedule if toy is not None else mixture_task().schedule
     n_params = sum(p.numel() for p in mlp.parameters())
     out = {"model": f"ToyMLP {n_params:,} params ({'toy-2d-cfg' if toy else 'random init'}), device {device}"}

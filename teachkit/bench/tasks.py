@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..models.exact import GaussianMixtureEps
+from ..runtime import seeded
 from ..schedules import NoiseSchedule, linear_schedule
 
 __all__ = ["GaussianMixtureEps", "ToyTask", "MnistTask", "mixture_task", "pretrained_toy_task", "mnist_task"]
@@ -131,8 +132,8 @@ def mnist_task(quick: bool = False, n_train: int | None = None, n_heldout: int |
             return None
         from ..models import MnistClassifier, SmallUNet
 
-        torch.manual_seed(0)
-        model, classifier = SmallUNet(channels=(8, 16, 16), emb_dim=32).eval(), MnistClassifier().eval()
+        with seeded(0):  # tiny random stand-ins, without reseeding the caller's RNG
+            model, classifier = SmallUNet(channels=(8, 16, 16), emb_dim=32).eval(), MnistClassifier().eval()
         schedule, name = linear_schedule(), "random SmallUNet (smoke test only)"
         info = {"model": model.config, "params": _params(model)}
         student, student_info = None, {}

@@ -1,13 +1,15 @@
-"""Benchmark figures: quality vs NFE per sampler, guidance sweeps, and sample grids (matplotlib, Agg)."""
+"""The benchmarks' figures (`python -m teachkit bench`): quality vs NFE per sampler, guidance sweeps, sample grids.
+
+Each is a pyplot-free Figure (figures.new_figure, the Agg canvas) written to a PNG, so importing or
+running the benchmarks leaves matplotlib's backend and pyplot's figures as they were.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from .figures import new_figure
 
 __all__ = ["plot_nfe", "plot_guidance", "plot_grid"]
 
@@ -15,18 +17,22 @@ MARKERS = {"DDPM": "o", "DDPM (large var)": "x", "DDIM": "s", "DPM-Solver++(2M)"
            "Distilled": "*"}  # by teachkit.SAMPLERS name; others get "."
 
 
+def _panels(rows: int, columns: int, figsize: tuple[float, float], layout: str | None = "tight"):
+    """A figure of rows x columns axes (always 2-D), laid out when saved (layout None: placed by subplots_adjust)."""
+    fig = new_figure(figsize, layout=layout)
+    return fig, fig.subplots(rows, columns, squeeze=False)
+
+
 def _finish(fig, axes, title: str, path: Path, legend_size: int) -> None:
-    """Legend on the first panel, a title, then write the PNG and free the figure."""
+    """Legend on the first panel, a title, then write the PNG."""
     axes[0][0].legend(fontsize=legend_size)
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, title: str) -> None:
     """One panel per metric, one line per sampler, NFE on a log axis; dashed: real data scored the same way."""
-    fig, axes = plt.subplots(len(sweeps), len(metrics), figsize=(4.2 * len(metrics), 3.4 * len(sweeps)), squeeze=False)
+    fig, axes = _panels(len(sweeps), len(metrics), (4.2 * len(metrics), 3.4 * len(sweeps)))
     for r, sweep in enumerate(sweeps):
         for c, (key, label) in enumerate(metrics):
             ax = axes[r][c]
@@ -47,7 +53,7 @@ def plot_nfe(sweeps: list[dict], metrics: list[tuple[str, str]], path: Path, tit
 
 def plot_guidance(sweeps: list[dict], metrics: list[tuple], path: Path, title: str) -> None:
     """One panel per (key, label[, y scale]) against the guidance scale (0 = unconditional, 1 = plain conditional)."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.4), squeeze=False)
+    fig, axes = _panels(1, len(metrics), (4.0 * len(metrics), 3.4))
     for c, (key, label, *yscale) in enumerate(metrics):
         ax = axes[0][c]
         for sweep in sweeps:
@@ -69,7 +75,7 @@ def plot_grid(rows: dict, path: Path, title: str, columns: int = 10) -> None:
     """A grid of MNIST samples: one row per setting (first `columns` samples: digits 0..9), clipped to [-1, 1]."""
     if not rows:
         return
-    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 0.7, len(rows) * 0.75 + 0.5), squeeze=False)
+    fig, axes = _panels(len(rows), columns, (columns * 0.7, len(rows) * 0.75 + 0.5), layout=None)
     for r, (name, x) in enumerate(rows.items()):
         for c in range(columns):
             ax = axes[r][c]
@@ -80,4 +86,3 @@ def plot_grid(rows: dict, path: Path, title: str, columns: int = 10) -> None:
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.18, wspace=0.05, hspace=0.05)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
