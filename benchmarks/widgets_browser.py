@@ -158,28 +158,17 @@ def main(before_repo: Path | None, threads: int, repeats: int) -> dict:
             page.wait_for_timeout(500)
         out["play_frames_drawn_per_s"] = {"median": round(statistics.median(fps), 1) if fps else None,
                                           "samples": [round(v, 1) for v in fps], "frames": STEPS + 1}
-        # 3. 2-D guidance change, not prefetched: scale 3.5, 4.0, ...
-        first, final = [], []
-        for k in range(repeats):
-            want = f"scale {3.0 + 0.5 * (k + 1):g},"
-            r = probe.press("scale", 0, "ArrowRight", want)
-            first.append(r["first"])
-            final.append(r["final"])
-            probe.idle(0)
-            page.wait_for_timeout(300)
-        out["guidance_2d_first_frame"] = stats(first)
-        out["guidance_2d_final_frame"] = stats(final)
-        # 4. MNIST, 16 digits, DDIM-25 guided (index 1)
-        first, final = [], []
-        for k in range(max(3, repeats)):
-            want = f"scale {3.0 + 0.5 * (k + 1):g},"
-            r = probe.press("scale", 1, "ArrowRight", want)
-            first.append(r["first"])
-            final.append(r["final"])
-            probe.idle(1)
-            page.wait_for_timeout(300)
-        out["mnist_guided_first_frame"] = stats(first)
-        out["mnist_guided_final_frame"] = stats(final)
+        # 3. 2-D guidance change, not prefetched: scale 3.5, 4.0, ... ; 4. MNIST, 16 digits, DDIM-25 guided (index 1)
+        for name, index, times in (("guidance_2d", 0, repeats), ("mnist_guided", 1, max(3, repeats))):
+            first, final = [], []
+            for k in range(times):
+                r = probe.press("scale", index, "ArrowRight", f"scale {3.0 + 0.5 * (k + 1):g},")
+                first.append(r["first"])
+                final.append(r["final"])
+                probe.idle(index)
+                page.wait_for_timeout(300)
+            out[f"{name}_first_frame"] = stats(first)
+            out[f"{name}_final_frame"] = stats(final)
         # 5. 2-D guidance change to a prefetched value (after only: index 2, prefetch on)
         if not before:
             pf = []

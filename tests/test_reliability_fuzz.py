@@ -26,12 +26,7 @@ WIDGET_SEQUENCES = 30
 OUTCOMES: collections.Counter = collections.Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _schedule(data) -> NoiseSchedule:

@@ -16,13 +16,7 @@ from teachkit.widgets.runner import Cancelled, Job, SampleRunner
 from tests.widget_models import SlowModel, toy_2d, toy_2d_data, toy_images
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, 2 threads next to another busy process are ~30x slower here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 Slow = SlowModel

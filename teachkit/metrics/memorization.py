@@ -14,18 +14,14 @@ import warnings
 import torch
 from torch import nn
 
+from .mnist import check_batch
 from .stats import rate_with_ci
 
 __all__ = ["nearest_distances", "neighbour_distances", "copy_scores", "memorization_probe"]
 
 
 def _flat(x: torch.Tensor, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, e.g. images (B, 1, 28, 28), got {type(x).__name__}")
-    if x.ndim < 2 or x.shape[0] < 1:
-        raise ValueError(f"{name} must be a batch (B, ...) with B >= 1, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf (did the sampler diverge?)")
+    x = check_batch(x, name, "images (B, 1, 28, 28) or features (B, D)")
     return x.reshape(x.shape[0], -1).detach().to("cpu", torch.float64)
 
 

@@ -7,6 +7,7 @@ from torch import nn
 from .frechet import frechet_distance_from_features
 
 __all__ = [
+    "check_batch",
     "classifier_outputs",
     "classifier_fid",
     "class_accuracy",
@@ -15,9 +16,10 @@ __all__ = [
 ]
 
 
-def _check_images(x: torch.Tensor, name: str) -> torch.Tensor:
+def check_batch(x: torch.Tensor, name: str, what: str = "images (B, 1, 28, 28)") -> torch.Tensor:
+    """`x` itself if it is a finite torch.Tensor batch of at least one row; else a TypeError/ValueError naming `name`."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of images (B, 1, 28, 28), got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor of {what}, got {type(x).__name__}")
     if x.ndim < 2 or x.shape[0] < 1:
         raise ValueError(f"{name} must be a batch (B, ...) with B >= 1, got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all():
@@ -28,7 +30,7 @@ def _check_images(x: torch.Tensor, name: str) -> torch.Tensor:
 @torch.no_grad()
 def classifier_outputs(classifier: nn.Module, x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Features (B, D) from `classifier.features(x)` and logits (B, K) from `classifier(x)`, in eval mode, on CPU."""
-    x = _check_images(x, "x")
+    x = check_batch(x, "x")
     if not hasattr(classifier, "features"):
         raise TypeError("classifier needs a features(x) method (teachkit's MnistClassifier has one)")
     was_training = classifier.training
@@ -80,7 +82,7 @@ def within_class_diversity(features: torch.Tensor, y: torch.Tensor) -> float:
 
 def saturated_fraction(x: torch.Tensor, threshold: float = 1.1) -> float:
     """Fraction of pixels with |x| > threshold: values the [-1, 1] data range never has, clipped away on display."""
-    x = _check_images(x, "x")
+    x = check_batch(x, "x")
     if threshold <= 0:
         raise ValueError(f"threshold={threshold}: must be positive (data live in [-1, 1])")
     return float((x.abs() > threshold).double().mean())

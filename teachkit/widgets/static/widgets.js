@@ -204,6 +204,27 @@ function densityCanvas(model) {
   return off;
 }
 
+// ---- image grids: n greyscale H x W images tiled nrow to a row with 1 px white gaps (viz.make_grid's layout)
+function gridCanvas(n, H, W, nrow) {
+  const rows = Math.ceil(n / nrow), gw = nrow * (W + 1) + 1, gh = rows * (H + 1) + 1;
+  const off = document.createElement("canvas");
+  off.width = gw; off.height = gh;
+  const ctx = off.getContext("2d"), img = ctx.createImageData(gw, gh);
+  img.data.fill(255);
+  return { off, ctx, img, gw, gh, rows };
+}
+function fillGrid(g, src, offset, n, H, W, nrow) {
+  const d = g.img.data;
+  for (let i = 0; i < n; i++) {
+    const r0 = 1 + Math.floor(i / nrow) * (H + 1), c0 = 1 + (i % nrow) * (W + 1);
+    for (let r = 0; r < H; r++) {
+      let o = ((r0 + r) * g.gw + c0) * 4, s = offset + (i * H + r) * W;
+      for (let c = 0; c < W; c++, o += 4, s++) { d[o] = d[o + 1] = d[o + 2] = src[s]; }
+    }
+  }
+  g.ctx.putImageData(g.img, 0, 0);
+}
+
 // ---- the trajectory explorers (2-D points and image grids) -------------------------------------
 function renderTrajectory(model, el) {
   const is2d = model.get("kind") === "trajectory2d";
@@ -359,25 +380,6 @@ function renderTrajectory(model, el) {
 
   // ---- image drawing ----
   let grids = null;
-  function gridCanvas(n, H, W, nrow) {
-    const rows = Math.ceil(n / nrow), gw = nrow * (W + 1) + 1, gh = rows * (H + 1) + 1;
-    const off = document.createElement("canvas");
-    off.width = gw; off.height = gh;
-    const ctx = off.getContext("2d"), img = ctx.createImageData(gw, gh);
-    img.data.fill(255);
-    return { off, ctx, img, gw, gh, rows };
-  }
-  function fillGrid(g, src, offset, n, H, W, nrow) {
-    const d = g.img.data;
-    for (let i = 0; i < n; i++) {
-      const r0 = 1 + Math.floor(i / nrow) * (H + 1), c0 = 1 + (i % nrow) * (W + 1);
-      for (let r = 0; r < H; r++) {
-        let o = ((r0 + r) * g.gw + c0) * 4, s = offset + (i * H + r) * W;
-        for (let c = 0; c < W; c++, o += 4, s++) { d[o] = d[o + 1] = d[o + 2] = src[s]; }
-      }
-    }
-    g.ctx.putImageData(g.img, 0, 0);
-  }
   function drawImages() {
     const dpr = window.devicePixelRatio || 1, cw = canvas.width / dpr, ch = canvas.height / dpr;
     const ctx = canvas.getContext("2d");
@@ -639,23 +641,16 @@ function renderSchedule(model, el) {
       x = ox + size + 20;
     }
     if (ishape.length) {
-      const [B, H, W] = ishape, nrow = Math.ceil(Math.sqrt(B)), rows = Math.ceil(B / nrow);
-      const gw = nrow * (W + 1) + 1, gh = rows * (H + 1) + 1;
-      if (!grid) { grid = document.createElement("canvas"); grid.width = gw; grid.height = gh; }
-      const g = grid.getContext("2d"), img = g.createImageData(gw, gh);
-      img.data.fill(255);
-      for (let i = 0; i < B; i++) {
-        const r0 = 1 + Math.floor(i / nrow) * (H + 1), c0 = 1 + (i % nrow) * (W + 1);
-        for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) {
-          const j = (i * H + r) * W + c, v = a * imgs[j] + s * inoise[j];
-          const o = ((r0 + r) * gw + c0 + c) * 4;
-          img.data[o] = img.data[o + 1] = img.data[o + 2] = Math.round(255 * Math.min(1, Math.max(0, (v + 1) / 2)));
-        }
+      const [B, H, W] = ishape, nrow = Math.ceil(Math.sqrt(B));
+      if (!grid) grid = { ...gridCanvas(B, H, W, nrow), grey: new Uint8Array(B * H * W) };
+      // DDPM Eq. 4 per pixel, x_t = a x_0 + s eps, shown as grey (x_t + 1) / 2 clipped to [0, 1]
+      for (let j = 0; j < B * H * W; j++) {
+        grid.grey[j] = Math.round(255 * Math.min(1, Math.max(0, (a * imgs[j] + s * inoise[j] + 1) / 2)));
       }
-      g.putImageData(img, 0, 0);
-      const sc = Math.min(bh / gh, (cw - x - 10) / gw);
+      fillGrid(grid, grid.grey, 0, B, H, W, nrow);
+      const sc = Math.min(bh / grid.gh, (cw - x - 10) / grid.gw);
       ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(grid, x, y0, gw * sc, gh * sc);
+      ctx.drawImage(grid.off, x, y0, grid.gw * sc, grid.gh * sc);
     }
     const beta = curve(si, 0)[t], ab = curve(si, 1)[t], snr = curve(si, 2)[t];
     title.textContent = `${names[si]}: t=${t}  beta_t=${beta.toExponential(2)}  alpha_bar_t=${ab.toFixed(4)}  SNR=${snr.toPrecision(3)}`;
@@ -701,22 +696,12 @@ function renderSweep(model, el) {
       dots(ctx, src.data, src.data.length / 2, toPx, toPy, 2.2, (i) => CLASS_COLORS[labels[i] % CLASS_COLORS.length]);
       ctx.restore();
     } else {
-      const [B, H, W] = shown.shape, nrow = model.get("nrow"), rows = Math.ceil(B / nrow);
-      const gw = nrow * (W + 1) + 1, gh = rows * (H + 1) + 1;
-      if (!grid) { grid = document.createElement("canvas"); grid.width = gw; grid.height = gh; }
-      const g = grid.getContext("2d"), img = g.createImageData(gw, gh);
-      img.data.fill(255);
-      for (let i = 0; i < B; i++) {
-        const r0 = 1 + Math.floor(i / nrow) * (H + 1), c0 = 1 + (i % nrow) * (W + 1);
-        for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) {
-          const o = ((r0 + r) * gw + c0 + c) * 4;
-          img.data[o] = img.data[o + 1] = img.data[o + 2] = src.data[(i * H + r) * W + c];
-        }
-      }
-      g.putImageData(img, 0, 0);
-      const sc = Math.min(cw / gw, ch / gh);
+      const [B, H, W] = shown.shape, nrow = model.get("nrow");
+      if (!grid) grid = gridCanvas(B, H, W, nrow);
+      fillGrid(grid, src.data, 0, B, H, W, nrow);
+      const sc = Math.min(cw / grid.gw, ch / grid.gh);
       ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(grid, (cw - gw * sc) / 2, 0, gw * sc, gh * sc);
+      ctx.drawImage(grid.off, (cw - grid.gw * sc) / 2, 0, grid.gw * sc, grid.gh * sc);
     }
     title.firstChild.textContent = model.get("title");
     title.lastChild.textContent = live ? `sampling: step ${live.i}/${live.steps} (streamed x0_hat)` : "";
