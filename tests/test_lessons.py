@@ -1,4 +1,4 @@
-"""The lessons as files: listed where a student looks for them, and stored as a clean top-to-bottom run (DESIGN.md, Notebooks)."""
+"""The lessons as files: listed where a student looks for them, and stored as a clean top-to-bottom run (README.md, "Adding or changing a lesson")."""
 from __future__ import annotations
 
 from pathlib import Path
