@@ -9,7 +9,7 @@ from teachkit.evaluation.cli import add_evaluate_arguments, cmd_evaluate
 
 __all__ = ["main", "build_parser", "cmd_evaluate"]
 
-# the train command lives in teachkit.training_cli, the evaluate command in teachkit.evaluation.cli
+# the train command lives in teachkit.training.cli, the evaluate command in teachkit.evaluation.cli
 
 
 def _load_named(name: str, out: Path):
@@ -25,10 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m teachkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    from teachkit.training_cli import add_train_arguments, train_help
+    from teachkit.training.cli import add_train_arguments, train_help
 
     p = sub.add_parser("train", help="train a shipped model with its recorded recipe (into runs/, never over the shipped one)",
-                       description="Train NAME with its recorded recipe (teachkit.recipes.RECIPES: a TrainConfig and a "
+                       description="Train NAME with its recorded recipe (teachkit.training.recipes.RECIPES: a TrainConfig and a "
                        "model builder). It writes OUT/NAME.safetensors + OUT/NAME.json (OUT defaults to ./runs), the "
                        "whole TrainConfig in the JSON, and never overwrites the shipped checkpoint in "
                        f"{checkpoint_dir()} unless --replace-shipped is given. The same command and "

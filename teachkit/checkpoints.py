@@ -21,7 +21,7 @@ from torch import nn
 from teachkit.atomic import atomic_write_bytes, atomic_write_text, file_lock, fsync_dir, sweep_temp_files
 from teachkit.datasets import data_dir
 from teachkit.models import MODEL_CLASSES
-from teachkit.recipes import RECIPES
+from teachkit.training.recipes import RECIPES
 from teachkit.records import check_record, schedule_from_spec, schedule_spec, seal_record, sha256_bytes
 from teachkit.runtime import pick_device
 from teachkit.schedules import NoiseSchedule
@@ -29,7 +29,7 @@ from teachkit.schedules import NoiseSchedule
 __all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "available_pretrained", "PRETRAINED",
            "schedule_spec", "schedule_from_spec", "checkpoint_dir", "seal_record", "update_quality", "reseal_checkpoint"]
 
-# the shipped models' names: the one registry's keys (teachkit.recipes.RECIPES), in its order
+# the shipped models' names: the one registry's keys (teachkit.training.recipes.RECIPES), in its order
 PRETRAINED = tuple(RECIPES)
 
 
@@ -224,7 +224,7 @@ def available_pretrained() -> list[str]:
     return [n for n in PRETRAINED if (checkpoint_dir() / f"{n}.json").exists()]
 
 
-# what a recipe kind's model predicts (teachkit.recipes.RECIPES[name].kind)
+# what a recipe kind's model predicts (teachkit.training.recipes.RECIPES[name].kind)
 _KIND_PREDICTION = {"eps": "eps", "distilled": "v", "flow": "velocity"}
 
 

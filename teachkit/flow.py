@@ -2,7 +2,7 @@
 
 x_t = (1 - t) x_0 + t eps moves each data point x_0 on a straight line to its noise eps: t = 0 is
 data, t = 1 is noise, the same direction as the diffusion lessons' timesteps. A network v_theta(x_t, t)
-regresses the path's velocity dx_t/dt = eps - x_0 (teachkit.flow_matching trains it); sampling
+regresses the path's velocity dx_t/dt = eps - x_0 (teachkit.training.flow_matching trains it); sampling
 integrates dx/dt = v_theta from t = 1 down to t = 0 (teachkit.samplers.flow_sample). Meta's
 `flow_matching` package (PyPI) holds the general paths, schedulers and ODE solvers; tests/test_flow_peer.py
 checks this path and our solvers against it.

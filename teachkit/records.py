@@ -17,7 +17,7 @@ from teachkit import schedules as _schedules
 from teachkit.models import MODEL_CLASSES
 from teachkit.models.outputs import PREDICTIONS
 from teachkit.schedules import NoiseSchedule
-from teachkit.train_config import TrainConfig
+from teachkit.training.config import TrainConfig
 
 __all__ = ["PREDICTIONS", "MAX_T", "schedule_spec", "schedule_from_spec", "check_schedule_spec", "seal_record",
            "check_record", "sha256_bytes"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from teachkit.checkpoints import checkpoint_dir, load_checkpoint, load_pretrained
-from teachkit.distill import consistency_distillation_loss, distill, distillation_grid, make_student
+from teachkit.training.distill import consistency_distillation_loss, distill, distillation_grid, make_student
 from teachkit.metrics import sliced_wasserstein
 from teachkit.models import ToyMLP
 from teachkit.models.exact import GaussianMixtureEps

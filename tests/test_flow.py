@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from teachkit.flow import FlowPath, flow_path_from_spec, flow_path_spec, flow_times
-from teachkit.flow_matching import check_flow_model, flow_matching_loss, train_flow
+from teachkit.training.flow_matching import check_flow_model, flow_matching_loss, train_flow
 from teachkit.models import SmallUNet, ToyMLP, sinusoidal_embedding
 from teachkit.models.exact_flow import GaussianMixtureVelocity, gaussian_flow_solution
 from teachkit.samplers import ddim_sample, ddpm_sample, dpm_solver_sample, flow_sample, flow_step

@@ -65,7 +65,7 @@ GLOBAL = re.compile(r"\b(torch\.manual_seed|torch\.cuda\.manual_seed(_all)?|np\.
                     r"|(?<![\w.])random\.seed|matplotlib\.use|torch\.set_rng_state|np\.random\.set_state)\(")
 ALLOWED = {("teachkit/runtime.py", "setup"), ("teachkit/runtime.py", "seeded"),
            # restores the global CPU RNG a resumed run saved (the run's own dropout stream), on --resume only
-           ("teachkit/train_state.py", "load_state")}
+           ("teachkit/training/state.py", "load_state")}
 
 
 def _enclosing_function(lines: list[str], index: int) -> str:

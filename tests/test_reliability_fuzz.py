@@ -13,7 +13,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from teachkit.distill import distillation_grid
+from teachkit.training.distill import distillation_grid
 from teachkit.flow import FlowPath
 from teachkit.models import ToyMLP
 from teachkit.models.exact import GaussianMixtureEps

@@ -87,7 +87,7 @@ TABLE = [
     ("lr 0", lambda: _train(lr=0), ValueError, "learning rate"),
     ("train schedule betas", lambda: _train(schedule=S.betas), TypeError, "NoiseSchedule"),
     ("train numpy data", lambda: _train(x=D.numpy()), TypeError, "torch.as_tensor"),
-    ("classifier batch_size 0", lambda: __import__("teachkit.recipes").recipes.train_classifier(
+    ("classifier batch_size 0", lambda: __import__("teachkit.training.recipes").training.recipes.train_classifier(
         __import__("teachkit.models").models.MnistClassifier(), torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long),
         batch_size=0, progress=False), ValueError, "batch_size=0"),
     ("diverging loss", lambda: _train(x=D * 1e30, lr=1e10, warmup=1, grad_clip=None, steps=60), FloatingPointError,

@@ -90,7 +90,7 @@ def test_same_command_and_seed_give_bit_identical_weights(tmp_path):
 
 
 def test_interrupted_and_resumed_cli_run_is_bit_identical(tmp_path, monkeypatch):
-    import teachkit.training as training
+    import teachkit.training.loop as training
 
     assert _train("--steps", "6", "--checkpoint-every", "2", "--out", str(tmp_path / "a"),
                   "--run-dir", str(tmp_path / "ra")) == 0

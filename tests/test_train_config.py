@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from teachkit.checkpoints import PRETRAINED, load_checkpoint
-from teachkit.classifier_training import classifier_loss, train_classifier
+from teachkit.training.classifier import classifier_loss, train_classifier
 from teachkit.datasets import toy
-from teachkit.distill import distill
+from teachkit.training.distill import distill
 from teachkit.flow import FlowPath
-from teachkit.flow_matching import train_flow
+from teachkit.training.flow_matching import train_flow
 from teachkit.labels import check_labels
 from teachkit.models import MnistClassifier, ToyMLP
-from teachkit.recipes import RECIPES, Recipe, build
+from teachkit.training.recipes import RECIPES, Recipe, build
 from teachkit.schedules import linear_schedule
-from teachkit.train_config import OBJECTIVES, TrainConfig, default_config
+from teachkit.training.config import OBJECTIVES, TrainConfig, default_config
 from teachkit.training import fit, train
 
 torch.set_num_threads(1)
@@ -209,7 +209,7 @@ def test_a_dropout_model_resumes_bit_identically(tmp_path, monkeypatch):
 
     kw = dict(steps=6, batch_size=16, checkpoint_every=3, progress=False)
     straight = train_classifier(fresh(), x, y, checkpoint_dir=tmp_path / "a", **kw)
-    import teachkit.training as training
+    import teachkit.training.loop as training
 
     class Stop(Exception):
         pass

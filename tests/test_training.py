@@ -94,7 +94,7 @@ def test_bad_training_input():
 
 
 def test_augment_keeps_shape_and_background():
-    from teachkit.recipes import augment
+    from teachkit.training.recipes import augment
 
     g = torch.Generator().manual_seed(0)
     blank = -torch.ones(4, 1, 28, 28)

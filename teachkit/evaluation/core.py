@@ -20,7 +20,7 @@ __all__ = ["evaluate", "choose_sampler", "load_model", "TOY_N", "MNIST_N", "TOY_
 
 # default samples per measurement: 2,000 points of the toy, 200 digits (20 per class)
 TOY_N, MNIST_N = 2000, 200
-# the toy every shipped 2-D model was trained on (teachkit.recipes)
+# the toy every shipped 2-D model was trained on (teachkit.training.recipes)
 TOY_DATA = "moons"
 
 

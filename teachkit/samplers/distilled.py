@@ -54,7 +54,7 @@ def check_student(student) -> None:
             f"distilled_sample needs a distilled student (prediction='{STUDENT_PREDICTION}' and a distillation `grid`), "
             f"but this {type(student).__name__} predicts {getattr(student, 'prediction', 'eps')!r} with no grid: sample "
             "an eps-model with ddim_sample, or load a student with load_pretrained('toy-2d-distilled') / make one "
-            "with teachkit.distill.distill"
+            "with teachkit.training.distill.distill"
         )
 
 

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from teachkit.runtime import pick_device
-from teachkit.train_config import TrainConfig, config_for
-from teachkit.training import TrainResult, _check_data, fit
+from teachkit.training.config import TrainConfig, config_for
+from teachkit.training.loop import TrainResult, _check_data, fit
 
 __all__ = ["augment", "classifier_loss", "train_classifier"]
 

@@ -9,11 +9,11 @@ from typing import Callable
 
 import torch
 
-from teachkit.classifier_training import augment, classifier_loss, train_classifier
+from teachkit.training.classifier import augment, classifier_loss, train_classifier
 from teachkit.datasets import MNIST_SHA256, mnist_tensors, toy
 from teachkit.models import MnistClassifier, SmallUNet, ToyMLP
 from teachkit.runtime import seeded
-from teachkit.train_config import TrainConfig, default_config
+from teachkit.training.config import TrainConfig, default_config
 
 __all__ = ["RECIPES", "Recipe", "build", "train_classifier", "classifier_loss", "augment"]
 
@@ -98,7 +98,7 @@ RECIPES = {r.name: r for r in (
         _MNIST_DATA, schedule=_LINEAR, dtype=torch.float16, data_sha256=_MNIST_SHA256),
     Recipe("mnist-classifier", "classifier", _classifier_build, default_config(
         "classification", steps=1200, batch_size=128, lr=2e-3, **_RUN), _MNIST_DATA, data_sha256=_MNIST_SHA256),
-    # consistency-distilled students (teachkit.distill), built from the shipped teacher
+    # consistency-distilled students (teachkit.training.distill), built from the shipped teacher
     Recipe("toy-2d-distilled", "distilled", _toy_data, default_config(
         "consistency distillation", guidance_scale=1.0, intervals=40, steps=2000, batch_size=512, lr=1e-3,
         target_decay=0.95, p_uncond=0.1, warmup=100, **_RUN), _TOY_DATA, schedule=_LINEAR, teacher="toy-2d-cfg"),
@@ -106,7 +106,7 @@ RECIPES = {r.name: r for r in (
         "consistency distillation", guidance_scale=3.0, intervals=20, steps=2000, batch_size=32, lr=5e-4,
         target_decay=0.95, p_uncond=0.1, warmup=50, **_RUN), _MNIST_DATA, schedule=_LINEAR, dtype=torch.float16,
         data_sha256=_MNIST_SHA256, teacher="mnist-cfg"),
-    # flow matching on the linear path (teachkit.flow_matching): the data, EMA and dropout of the cfg models
+    # flow matching on the linear path (teachkit.training.flow_matching): the data, EMA and dropout of the cfg models
     Recipe("toy-2d-flow", "flow", _toy_flow_build, default_config(
         "flow matching", steps=3000, batch_size=512, lr=2e-3, ema_decay=0.995, warmup=100, p_uncond=0.1, **_RUN),
         _TOY_DATA, path=dict(name="linear")),

@@ -15,8 +15,8 @@ from torch import nn
 
 from teachkit.flow import FlowPath
 from teachkit.runtime import pick_device
-from teachkit.train_config import TrainConfig, config_for
-from teachkit.training import TrainResult, _check_data, fit
+from teachkit.training.config import TrainConfig, config_for
+from teachkit.training.loop import TrainResult, _check_data, fit
 
 __all__ = ["flow_matching_loss", "train_flow", "check_flow_model", "PREDICTION"]
 

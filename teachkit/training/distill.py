@@ -23,8 +23,8 @@ from teachkit.runtime import pick_device, seeded
 from teachkit.samplers.ddim import ddim_step
 from teachkit.samplers.distilled import STUDENT_PREDICTION, student_x0
 from teachkit.schedules import NoiseSchedule, timesteps
-from teachkit.train_config import TrainConfig, config_for
-from teachkit.training import TrainResult, _check_data, fit
+from teachkit.training.config import TrainConfig, config_for
+from teachkit.training.loop import TrainResult, _check_data, fit
 
 __all__ = ["distill", "make_student", "distillation_grid", "consistency_distillation_loss"]
 

@@ -1,8 +1,8 @@
 """The one training loop (fit) and the eps-model objective: simple DDPM loss (Ho et al. 2020, Eq. 14), CFG label dropout (Ho & Salimans 2022), AdamW, EMA.
 
-fit(model, ema, loss_fn, x, y, config) trains every model: train() here, distill() (teachkit.distill),
-train_flow() (teachkit.flow_matching) and the metric classifier (teachkit.recipes.train_classifier) each give
-it a loss function and a teachkit.train_config.TrainConfig. torch.optim.AdamW and tqdm do the rest.
+fit(model, ema, loss_fn, x, y, config) trains every model: train() here, distill() (teachkit.training.distill),
+train_flow() (teachkit.training.flow_matching) and the metric classifier (teachkit.training.recipes.train_classifier) each give
+it a loss function and a teachkit.training.config.TrainConfig. torch.optim.AdamW and tqdm do the rest.
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from teachkit.atomic import check_writable, file_lock
 from teachkit.labels import check_labels
 from teachkit.runtime import pick_device, seeded, torch_threads
 from teachkit.schedules import NoiseSchedule
-from teachkit.train_state import load_state as _load_state
-from teachkit.train_state import run_fingerprint
-from teachkit.train_config import RUN_ONLY, TrainConfig, config_for
-from teachkit.train_state import save_state as _save_state
+from teachkit.training.state import load_state as _load_state
+from teachkit.training.state import run_fingerprint
+from teachkit.training.config import RUN_ONLY, TrainConfig, config_for
+from teachkit.training.state import save_state as _save_state
 
 __all__ = ["train", "fit", "TrainResult", "TrainConfig", "ddpm_loss", "drop_labels", "lr_at", "ema_update"]
 

@@ -1,4 +1,4 @@
-"""`python -m teachkit train NAME`: a shipped model's recipe (teachkit.recipes.RECIPES) with the flags applied, trained once.
+"""`python -m teachkit train NAME`: a shipped model's recipe (teachkit.training.recipes.RECIPES) with the flags applied, trained once.
 
 The recipe's TrainConfig with --steps/--batch-size/--seed/--device/--threads/--checkpoint-every replaced
 (dataclasses.replace, so TrainConfig checks each value once) is the whole run; it is stored whole in the
@@ -85,11 +85,11 @@ def _fit_recipe(recipe, model, x, y, config, args, state: dict):
 
     progress = not args.quiet
     if recipe.kind == "classifier":
-        from teachkit.classifier_training import train_classifier
+        from teachkit.training.classifier import train_classifier
 
         return train_classifier(model, x, y, config=config, progress=progress, **state), {}
     if recipe.kind == "distilled":
-        from teachkit.distill import distill
+        from teachkit.training.distill import distill
 
         teacher, schedule, teacher_info = _load_teacher(recipe.teacher, args.teacher)
         print(f"teacher: {args.teacher or 'the shipped ' + recipe.teacher} "
@@ -101,7 +101,7 @@ def _fit_recipe(recipe, model, x, y, config, args, state: dict):
                                     **({"path": str(args.teacher)} if args.teacher else {})}}
     if recipe.kind == "flow":
         from teachkit.flow import flow_path_from_spec
-        from teachkit.flow_matching import train_flow
+        from teachkit.training.flow_matching import train_flow
 
         result = train_flow(model, flow_path_from_spec(recipe.path), x, y, config=config, progress=progress, **state)
         # what load_checkpoint and flow_sample need: the output is a velocity on this path, t is continuous
@@ -119,9 +119,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     import teachkit
     from teachkit.atomic import check_writable, file_lock
     from teachkit.checkpoints import save_checkpoint, schedule_spec
-    from teachkit.recipes import RECIPES, build
+    from teachkit.training.recipes import RECIPES, build
     from teachkit.runtime import pick_device
-    from teachkit.train_config import RUN_ONLY
+    from teachkit.training.config import RUN_ONLY
 
     recipe = RECIPES[args.name]
     config = _check_train_flags(args, recipe.config)
@@ -178,14 +178,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def train_help() -> str:
     """The TrainConfig defaults of each objective and what each recipe sets beyond them (train --help's epilog)."""
-    from teachkit.recipes import RECIPES
-    from teachkit.train_config import OBJECTIVES, default_config
+    from teachkit.training.recipes import RECIPES
+    from teachkit.training.config import OBJECTIVES, default_config
 
     def line(head: str, d: dict) -> str:
         return textwrap.fill(f"{head}: " + " ".join(f"{k}={v}" for k, v in d.items() if k != "objective"),
                              width=110, initial_indent="  ", subsequent_indent="      ")
 
-    lines = ["TrainConfig defaults per objective (teachkit.train_config.default_config):"]
+    lines = ["TrainConfig defaults per objective (teachkit.training.config.default_config):"]
     lines += [line(o, default_config(o).to_dict()) for o in OBJECTIVES]
     lines += ["", "each recipe's TrainConfig is its objective's defaults plus these fields (the flags replace them):"]
     lines += [line(f"{name} ({r.config.objective})", r.config.changed()) for name, r in RECIPES.items()]
